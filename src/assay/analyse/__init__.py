@@ -1,0 +1,66 @@
+"""Analyses: pure functions of what is in the store. Surfaces render what these return."""
+
+from assay.analyse.compare import (
+    CompareSettings,
+    GroupComparison,
+    MetricComparison,
+    RunComparison,
+    compare_runs,
+    compare_scores,
+    default_runs,
+    pair_subjects,
+)
+from assay.analyse.export import FORMATS, export_run, result_rows
+from assay.analyse.gate import GateCheck, GateResult, gate
+from assay.analyse.judges import (
+    JudgeFlag,
+    PairwiseReport,
+    is_pairwise_run,
+    judge_flags,
+    pairwise_report,
+)
+from assay.analyse.plan import PairedPlan, ProportionPlan, plan_from_runs, plan_proportions
+from assay.analyse.precision import FlakySample, MetricPrecision, run_precision
+from assay.analyse.replay import ReplayReport, compare_replay
+from assay.analyse.scores import RunScores, load_scores
+from assay.analyse.summary import MetricSummary, RunSummary, SubjectCounts, summarise_run
+from assay.core import ManifestChange, diff_manifests
+
+__all__ = [
+    "FORMATS",
+    "CompareSettings",
+    "FlakySample",
+    "GateCheck",
+    "GateResult",
+    "GroupComparison",
+    "JudgeFlag",
+    "ManifestChange",
+    "MetricComparison",
+    "MetricPrecision",
+    "MetricSummary",
+    "PairedPlan",
+    "PairwiseReport",
+    "ProportionPlan",
+    "ReplayReport",
+    "RunComparison",
+    "RunScores",
+    "RunSummary",
+    "SubjectCounts",
+    "compare_replay",
+    "compare_runs",
+    "compare_scores",
+    "default_runs",
+    "diff_manifests",
+    "export_run",
+    "gate",
+    "is_pairwise_run",
+    "judge_flags",
+    "load_scores",
+    "pair_subjects",
+    "pairwise_report",
+    "plan_from_runs",
+    "plan_proportions",
+    "result_rows",
+    "run_precision",
+    "summarise_run",
+]

@@ -1,0 +1,126 @@
+"""The CI gate: pass a candidate run only if nothing regressed and every threshold holds.
+
+A gate is a list of checks over a :class:`~assay.analyse.compare.RunComparison`:
+
+* one *regression* check per metric (subject pair × scorer): it fails when the metric's
+  verdict is ``regressed`` or ``mixed: slice regression`` — so a change that wins on
+  aggregate while one slice drops significantly (or beyond that slice's MDE) is stopped
+  (REQUIREMENTS B9) — unless every such drop is smaller than ``margin``;
+* one *threshold* check per ``--min SCORER=VALUE``: the candidate's mean for that scorer
+  must be at least VALUE, for every subject compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from assay.analyse.compare import MetricComparison, RunComparison
+from assay.core import AssayError
+from assay.stats import FAILING
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One check: ``kind`` is ``regression`` or ``threshold``; ``message`` says why it failed
+    (or what it found when it passed)."""
+
+    name: str
+    kind: str
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Every check of a gate over one comparison; it passes when all checks pass."""
+
+    comparison: RunComparison
+    checks: list[GateCheck]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[GateCheck]:
+        return [c for c in self.checks if not c.passed]
+
+
+def _pts(x: float, binary_scale: bool) -> str:
+    return f"{100 * x:+.1f} pts" if binary_scale else f"{x:+.3g}"
+
+
+def _regression_check(metric: MetricComparison, margin: float) -> GateCheck:
+    name = f"{metric.subject}/{metric.scorer}"
+    agg = metric.aggregate
+    scale01 = min(agg.mean_a, agg.mean_b) >= 0 and max(agg.mean_a, agg.mean_b) <= 1
+    summary = (
+        f"overall {_pts(agg.difference, scale01)} "
+        f"[{_pts(agg.interval.low, scale01)}, {_pts(agg.interval.high, scale01)}], "
+        f"{agg.verdict}"
+    )
+    if metric.verdict not in FAILING:
+        return GateCheck(name, "regression", True, summary)
+    if metric.verdict == "regressed":
+        if -agg.difference < margin:
+            return GateCheck(name, "regression", True, f"{summary} (within the margin)")
+        return GateCheck(
+            name, "regression", False, f"regressed: {summary}, p_adj = {agg.p_adjusted:.3g}"
+        )
+    slices = [s for s in metric.regressed_slices if -s.difference >= margin]
+    if not slices:
+        return GateCheck(name, "regression", True, f"{summary}; slice drops within the margin")
+    parts = [
+        f"{s.group} {_pts(s.difference, scale01)} "
+        f"[{_pts(s.interval.low, scale01)}, {_pts(s.interval.high, scale01)}], "
+        f"p_adj = {s.p_adjusted:.3g}, MDE = {_pts(s.mde, scale01).lstrip('+')}"
+        for s in slices
+    ]
+    return GateCheck(
+        name,
+        "regression",
+        False,
+        f"mixed: slice regression: {'; '.join(parts)} (while {summary})",
+    )
+
+
+def gate(
+    comparison: RunComparison,
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    margin: float = 0.0,
+) -> GateResult:
+    """Run the gate's checks (see the module docstring).
+
+    ``thresholds`` maps a scorer name to the lowest acceptable mean of the candidate (run B).
+    ``margin`` (metric units, default 0) tolerates regressions smaller than it, however
+    significant: with 100,000 samples a 0.2-point drop is real but may not matter.
+    A scorer not among the compared metrics is a usage error (:class:`AssayError`).
+    """
+    if margin < 0:
+        raise AssayError("the margin must be 0 or more", where="--margin")
+    checks = [_regression_check(m, margin) for m in comparison.metrics]
+    compared = {m.scorer for m in comparison.metrics}
+    for scorer, minimum in (thresholds or {}).items():
+        if scorer not in compared:
+            raise AssayError(
+                f"no compared metric is named {scorer!r}",
+                where="--min",
+                fix=f"use one of: {', '.join(sorted(compared)) or '(none)'}",
+            )
+        for m in comparison.metrics:
+            if m.scorer != scorer:
+                continue
+            mean = m.aggregate.mean_b
+            ok = not math.isnan(mean) and mean >= minimum
+            checks.append(
+                GateCheck(
+                    f"{m.subject}/{scorer} >= {minimum:g}",
+                    "threshold",
+                    ok,
+                    f"candidate mean {mean:.4g} {'>=' if ok else '<'} {minimum:g}",
+                )
+            )
+    return GateResult(comparison, checks)

@@ -1,0 +1,530 @@
+"""The ``assay`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from assay.core import AssayError
+
+app = typer.Typer(
+    name="assay",
+    help="assay: run LLM evals whose numbers you can trust.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="ASSAY_DB", help="Store URL or SQLite path [default: .assay/assay.db]."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _store(db: str | None):  # type: ignore[no-untyped-def]
+    from assay.store import Store
+
+    return Store(db)
+
+
+def _parse_max_errors(value: str | None) -> int | float | None:
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1]) / 100
+            if not 0 < share < 1:
+                raise ValueError
+            return share
+        count = int(text)
+        if count < 0:
+            raise ValueError
+        return count
+    except ValueError:
+        raise AssayError(
+            f"--max-errors {value!r} is neither a count nor a percentage",
+            where="--max-errors",
+            fix="write e.g. --max-errors 50 or --max-errors 10%",
+        ) from None
+
+
+def _choose_run(store, ev, resume: str | None, new: bool):  # type: ignore[no-untyped-def]
+    """Which stored run to resume, if any: ``(run_id, reason)`` or ``(None, None)``."""
+    from assay.run import spec_hash
+
+    if resume is not None:
+        return store.resolve_run_id(resume), "resuming"
+    if new:
+        return None, None
+    for info in store.find_runs(spec_hash=spec_hash(ev)):
+        if info.status == "running":
+            raise AssayError(
+                f"run {info.id} of this spec is still running (another process)",
+                fix="wait for it, or pass --new to start a separate run",
+            )
+        if info.status in ("interrupted", "failed") or info.n_results < info.n_planned:
+            return info.id, "resuming unfinished run"
+        if info.n_errors:
+            return info.id, f"retrying {info.n_errors} failed results of run"
+        return info.id, "complete"
+    return None, None
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="The eval spec (YAML).")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    resume: Annotated[
+        str | None, typer.Option("--resume", metavar="RUN", help="Resume this stored run.")
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new run even if this spec already has one.")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Call the model even when a response is cached.")
+    ] = False,
+    max_errors: Annotated[
+        str | None,
+        typer.Option("--max-errors", help="Abort after this many failed results (N or P%)."),
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", metavar="CASSETTE", help="Record responses.")
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option("--replay", metavar="CASSETTE", help="Answer from a cassette, offline."),
+    ] = None,
+    pinned_snapshot: Annotated[
+        str | None,
+        typer.Option(help="With --replay: the model snapshot the cassette must be recorded on."),
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Calls in flight at most.")] = None,
+    rpm: Annotated[float | None, typer.Option(help="Requests per minute per provider.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="Tokens per minute per provider.")] = None,
+    max_retries: Annotated[int | None, typer.Option(min=0, help="Retries per call.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per attempt.")] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse to run a judge of the same lineage as a subject."),
+    ] = False,
+) -> None:
+    """Run an eval spec and store every result as it finishes.
+
+    Running a spec that already has an unfinished run resumes it: results already stored are
+    kept and not requested again, failed ones are retried. A spec whose run is complete is not
+    run again (pass --new for a separate run; --no-cache to resample the model).
+    """
+    import dataclasses
+
+    from assay.analyse import summarise_run
+    from assay.cli.progress import LazyProgress
+    from assay.cli.render import summary_tables
+    from assay.run import CallPolicy, RunOptions, load_eval, record_to, replay_from
+    from assay.run import run as run_eval
+
+    if record is not None and replay is not None:
+        raise AssayError("--record and --replay exclude each other", where="--record")
+    ev = load_eval(spec)
+    from assay.cli.judge_commands import check_lineage
+
+    check_lineage(ev, strict)
+    if concurrency is not None:
+        ev.concurrency = concurrency
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {"rpm": rpm, "tpm": tpm, "max_retries": max_retries, "timeout": timeout}.items()
+        if v is not None
+    }
+    policy = dataclasses.replace(ev.policy or CallPolicy(), **overrides)
+    if record is not None:
+        paths = record_to(ev, record)
+        err_console.print(f"recording responses to {', '.join(map(str, paths))}")
+    if replay is not None:
+        replay_from(ev, replay, expected_snapshot=pinned_snapshot)
+    options = RunOptions(
+        cache=not (no_cache or record is not None),
+        max_errors=_parse_max_errors(max_errors),
+        policy=policy,
+    )
+    store = _store(db)
+    run_id, reason = _choose_run(store, ev, resume, new or record is not None or replay is not None)
+    if reason == "complete":
+        err_console.print(
+            f"run {run_id} of this spec is already complete; nothing to do "
+            "(pass --new to run it again)."
+        )
+        summary = summarise_run(store, run_id)
+        console.print_json(data=_summary_json(summary)) if json_out else console.print(
+            summary_tables(summary)
+        )
+        store.close()
+        return
+    if run_id is not None:
+        err_console.print(f"{reason} {run_id}")
+    progress = LazyProgress(err_console, ev.name)
+    try:
+        outcome = run_eval(
+            ev,
+            db=store,
+            run_id=run_id,
+            resume=run_id is not None,
+            options=options,
+            on_progress=progress,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        err_console.print(
+            "[red]interrupted[/red]: results finished so far are saved; "
+            "run the same command again to resume."
+        )
+        raise typer.Exit(130) from None
+    finally:
+        progress.close()
+    summary = summarise_run(store, outcome.run_id)
+    data = _summary_json(summary) if json_out else None
+    if data is None:
+        console.print(summary_tables(summary))
+    if ev.pairwise is not None and outcome.status == "completed" and not outcome.n_errors:
+        from assay.cli.judge_commands import pairwise_view, run_pairwise
+
+        pair_options = dict(ev.pairwise)
+        side_a, side_b = pair_options.pop("a"), pair_options.pop("b")
+        _judge_run, report = run_pairwise(
+            store,
+            f"{outcome.run_id}:{side_a}",
+            f"{outcome.run_id}:{side_b}",
+            context=ev.scorer_context,
+            lineage=ev.lineage,
+            cache=options.cache,
+            **pair_options,
+        )
+        if data is not None:
+            data["pairwise"] = report.as_dict()
+        else:
+            console.print(pairwise_view(report))
+    if data is not None:
+        console.print_json(data=data)
+    if outcome.accounting is not None:
+        err_console.print(f"run {outcome.run_id}: {outcome.accounting.summary()}", highlight=False)
+    if outcome.abort_reason:
+        err_console.print(
+            f"[red]aborted[/red]: {outcome.abort_reason}; "
+            "fix the cause and run the same command again to resume."
+        )
+    elif outcome.n_errors:
+        classes = ", ".join(f"{k}: {v}" for k, v in sorted(outcome.error_classes.items()))
+        err_console.print(
+            f"[red]{outcome.n_errors} of {outcome.n_results} results failed ({classes})[/red]; "
+            "they are stored with their error class; run the same command again to retry them."
+        )
+    store.close()
+    if outcome.status != "completed" or outcome.n_errors:
+        raise typer.Exit(1)
+
+
+@app.command("replay")
+def replay_cmd(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="The run to reproduce.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Re-run a stored run offline from the response cache and check every score matches."""
+    from assay.analyse import compare_replay
+    from assay.run import replay_eval
+    from assay.run import run as run_eval
+
+    store = _store(db)
+    original = store.resolve_run_id(run_ref)
+    ev = replay_eval(store, original)
+    outcome = run_eval(ev, db=store)
+    report = compare_replay(store, original, outcome.run_id)
+    if json_out:
+        console.print_json(
+            data={
+                "original": report.original,
+                "replay": report.replay,
+                "compared": report.compared,
+                "identical": report.identical,
+                "reproduced": report.reproduced,
+                "differences": report.differences,
+                "missing": report.missing,
+                "errors": report.errors,
+            }
+        )
+    elif report.reproduced:
+        console.print(
+            f"[green]reproduced[/green]: replay {report.replay} of {report.original} matches "
+            f"{report.identical}/{report.compared} scores exactly, with no network access."
+        )
+    else:
+        console.print(
+            f"[red]not reproduced[/red]: {report.identical}/{report.compared} scores match; "
+            f"{len(report.differences)} differ, {len(report.missing)} missing "
+            f"(errors: {report.errors or 'none'})."
+        )
+        for subject, sample_id, epoch, scorer, a, b in report.differences[:20]:
+            console.print(f"  {subject} {sample_id} epoch {epoch} {scorer}: {a} -> {b}")
+    store.close()
+    if not report.reproduced:
+        raise typer.Exit(1)
+
+
+@app.command("runs")
+def runs_cmd(
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    limit: Annotated[int, typer.Option(help="Show at most this many runs.")] = 50,
+) -> None:
+    """List stored runs, newest first."""
+    from assay.cli.render import runs_table
+
+    store = _store(db)
+    runs = store.list_runs(limit=limit)
+    if json_out:
+        console.print_json(data=[r.model_dump(mode="json") for r in runs])
+    elif not runs:
+        err_console.print(
+            f"no runs in {store.url}; start one with `assay run SPEC` or `assay demo`"
+        )
+    else:
+        console.print(runs_table(runs))
+    store.close()
+
+
+def _summary_json(summary) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    def interval(i):  # type: ignore[no-untyped-def]
+        return {
+            "estimate": i.estimate,
+            "low": i.low,
+            "high": i.high,
+            "n": i.n,
+            "method": i.method,
+            "confidence": i.confidence,
+        }
+
+    return {
+        "run": summary.run.model_dump(mode="json"),
+        "flags": [f.as_dict() for f in summary.flags],
+        "slices": summary.slices,
+        "subjects": [vars(s) for s in summary.subjects],
+        "metrics": [
+            {
+                "subject": m.subject,
+                "scorer": m.scorer,
+                "group": m.group,
+                "slice_key": m.slice_key,
+                "slice_value": m.slice_value,
+                "n_ungraded": m.n_ungraded,
+                **interval(m.interval),
+            }
+            for m in summary.metrics
+        ],
+    }
+
+
+@app.command()
+def show(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'latest'.")
+    ] = "latest",
+    db: DbOption = None,
+    slice_key: Annotated[
+        list[str] | None, typer.Option("--slice", help="Break down by this metadata key.")
+    ] = None,
+    json_out: JsonOption = False,
+    intervals: Annotated[
+        bool,
+        typer.Option(
+            "--intervals",
+            help="Also show clustered and bootstrap intervals, epoch variance and flaky samples.",
+        ),
+    ] = False,
+) -> None:
+    """Per-metric means with 95% intervals (Wilson for pass/fail, t otherwise), per slice."""
+    from assay.analyse import summarise_run
+    from assay.cli.render import summary_tables
+
+    store = _store(db)
+    run_id = store.resolve_run_id(run_ref)
+    summary = summarise_run(store, run_id, slices=slice_key or None)
+    precision = None
+    if intervals:
+        from assay.analyse import run_precision
+
+        precision = run_precision(store, run_id, slices=slice_key or None)
+    from assay.analyse import is_pairwise_run, pairwise_report
+
+    pairwise = pairwise_report(store, run_id) if is_pairwise_run(summary.manifest) else None
+    if json_out:
+        data = _summary_json(summary)
+        if precision is not None:
+            from assay.cli.render_stats import precision_json
+
+            data["intervals"] = precision_json(precision)
+        if pairwise is not None:
+            data["pairwise"] = pairwise.as_dict()
+        console.print_json(data=data)
+    else:
+        console.print(summary_tables(summary))
+        if pairwise is not None:
+            from assay.cli.judge_commands import pairwise_view
+
+            console.print(pairwise_view(pairwise))
+        if precision is not None:
+            from assay.cli.render_stats import precision_tables
+
+            console.print(precision_tables(precision))
+    store.close()
+
+
+@app.command()
+def diff(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What changed between two runs' manifests, most explanatory change first."""
+    from assay.analyse import diff_manifests
+    from assay.cli.render import diff_view
+
+    store = _store(db)
+    a = store.get_manifest(store.resolve_run_id(run_a))
+    b = store.get_manifest(store.resolve_run_id(run_b))
+    changes = diff_manifests(a, b)
+    from assay.analyse import judge_flags
+
+    # Judges that changed between the runs, or within either of them (C5).
+    flags = [f for f in judge_flags(a) if f.flag == "judge_changed"] + [
+        f for f in judge_flags(b, a) if f.flag == "judge_changed"
+    ]
+    if json_out:
+        console.print_json(
+            data={
+                "run_a": a.run_id,
+                "run_b": b.run_id,
+                "flags": [f.as_dict() for f in flags],
+                "changes": [c.model_dump(mode="json") for c in changes],
+            }
+        )
+    else:
+        console.print(diff_view(a, b, changes, flags))
+    store.close()
+
+
+@app.command()
+def export(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or parquet.")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write [default: RUN.FORMAT].")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a run's results (one row per subject, sample and epoch)."""
+    from assay.analyse import FORMATS, export_run
+
+    if fmt not in FORMATS:
+        raise AssayError(
+            f"unknown format '{fmt}'", where="--format", fix="use jsonl, csv or parquet"
+        )
+    store = _store(db)
+    run_id = store.resolve_run_id(run_ref)
+    path = output or Path(f"{run_id}.{fmt}")
+    n = export_run(store, run_id, path, fmt)
+    err_console.print(f"wrote {n} rows to {path}")
+    store.close()
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to write the example project into.")
+    ] = Path("assay-demo"),
+    samples: Annotated[int, typer.Option(help="Number of samples in the example dataset.")] = 400,
+    db: DbOption = None,
+) -> None:
+    """Write a small example project and run it on the simulated world, end to end."""
+    from assay.analyse import diff_manifests, summarise_run
+    from assay.cli.demo import write_demo_project
+    from assay.cli.judge_commands import context_from_spec, pairwise_view, run_pairwise
+    from assay.cli.progress import LazyProgress
+    from assay.cli.render import diff_view, summary_tables
+    from assay.run import load_eval
+    from assay.run import run as run_eval
+
+    specs = write_demo_project(directory, n_samples=samples)
+    store = _store(db or str(directory / ".assay" / "assay.db"))
+    err_console.print(
+        f"[bold]assay demo[/bold]: example project written to {directory}/ "
+        "(dataset, two prompt versions, two specs). "
+        "[yellow]Models are SIMULATED[/yellow] (the `sim` provider); "
+        "point a spec at a real endpoint to evaluate a real model.\n"
+    )
+    outcomes = []
+    for spec in specs:
+        ev = load_eval(spec)
+        progress = LazyProgress(err_console, spec.name)
+        try:
+            outcomes.append(run_eval(ev, db=store, on_progress=progress))
+        finally:
+            progress.close()
+        err_console.print(f"$ assay run {spec}")
+        console.print(summary_tables(summarise_run(store, outcomes[-1].run_id)))
+        console.print()
+    a, b = outcomes
+    err_console.print(f"$ assay diff {a.run_id} {b.run_id}")
+    console.print(diff_view(a.manifest, b.manifest, diff_manifests(a.manifest, b.manifest)))
+    judge_spec = directory / "judge.yaml"
+    err_console.print(
+        f"\n$ assay judge --pairwise {a.run_id} {b.run_id} --judge sim/demo-judge "
+        f"--spec {judge_spec}"
+    )
+    context, lineage = context_from_spec(judge_spec)
+    judge_run, report = run_pairwise(
+        store, a.run_id, b.run_id, judge="sim/demo-judge", context=context, lineage=lineage
+    )
+    console.print(pairwise_view(report))
+    err_console.print(
+        f"\nNext: `cd {directory}` and try `assay runs`, `assay show {b.run_id}`, "
+        f"`assay show {judge_run}`, "
+        f"`assay export {b.run_id} --format csv`. The store is {store.url}."
+    )
+    store.close()
+
+
+def main() -> None:
+    """Entry point: user mistakes print one clear line and exit 2, never a traceback."""
+    try:
+        rc = app(standalone_mode=False)
+    except AssayError as exc:
+        err_console.print(
+            f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True
+        )
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        # Usage errors from Typer's (possibly vendored) Click: they know how to show themselves.
+        exit_code = getattr(exc, "exit_code", None)
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)

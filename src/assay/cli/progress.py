@@ -1,0 +1,66 @@
+"""A progress bar that appears only for runs that last over a second."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from assay.run import Accounting
+
+
+class LazyProgress:
+    """Runner callback: a Rich bar (rate, ETA, errors, retries, cache hits, tokens, cost) shown
+    once a run has taken more than ``delay`` seconds."""
+
+    def __init__(self, console: Console, description: str, delay: float = 1.0) -> None:
+        self.console = console
+        self.description = description
+        self.delay = delay
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, acc: Accounting) -> None:
+        if self._bar is None:
+            if acc.elapsed < self.delay or acc.done >= acc.total:
+                return
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.0f}/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[details]}"),
+                console=self.console,
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(
+                self.description, total=acc.total, completed=acc.skipped, rate=0.0, details=""
+            )
+        assert self._task is not None
+        details = [
+            f"[red]{acc.errors} err[/red]" if acc.errors else "0 err",
+            f"{acc.retries} retries",
+            f"{acc.cache_hits} cached",
+        ]
+        tokens = acc.input_tokens + acc.output_tokens
+        if tokens:
+            details.append(f"{tokens:,} tok")
+            if acc.cost_usd:
+                details.append(f"${acc.cost_usd:.3f}")
+        self._bar.update(self._task, completed=acc.done, rate=acc.rate, details="  ".join(details))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

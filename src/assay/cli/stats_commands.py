@@ -1,0 +1,435 @@
+"""``assay compare``, ``assay plan`` and ``assay gate``: the statistics surfaces.
+
+Each command calls one analysis function and renders what it returns; exit codes follow
+``main()``: 0 ok, 1 a gate that failed, 2 a usage mistake (an :class:`AssayError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from assay.cli.app import DbOption, JsonOption, _store, app, console
+from assay.core import AssayError
+
+RunA = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="RUN_A",
+        help="The baseline run (id, prefix, latest~1 …). Default: the run of the same eval "
+        "before RUN_B. Given alone, it is the candidate, compared with its predecessor.",
+    ),
+]
+RunB = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="RUN_B",
+        help="The candidate run (id, prefix, latest …). Default: the newest run with an "
+        "earlier run of the same eval.",
+    ),
+]
+SubjectOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--subject",
+        help="Pair subject A_NAME of run A with B_NAME of run B (A_NAME:B_NAME; repeatable). "
+        "Default: the only subjects, else subjects with the same name.",
+    ),
+]
+ScorerOption = Annotated[
+    list[str] | None, typer.Option("--scorer", help="Compare only this scorer (repeatable).")
+]
+SliceOption = Annotated[
+    list[str] | None,
+    typer.Option("--slice", help="Break down by this metadata key (default: the runs' slices)."),
+]
+CorrectionOption = Annotated[
+    str,
+    typer.Option(
+        "--correction", help="Multiple-comparison correction: holm, bh (Benjamini-Hochberg), none."
+    ),
+]
+AlphaOption = Annotated[float, typer.Option("--alpha", help="Significance level (two-sided).")]
+PowerOption = Annotated[float, typer.Option("--power", help="Power for the MDE.")]
+ConfidenceOption = Annotated[float, typer.Option("--confidence", help="Interval level.")]
+MinEffectOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-effect",
+        help="Smallest difference worth detecting, in the metric's units (0.03 = 3 points on a "
+        "pass rate). Decides 'no detectable difference' vs 'underpowered'. "
+        "Default: 3% of the metric's range.",
+    ),
+]
+MinClustersOption = Annotated[
+    int,
+    typer.Option("--min-clusters", help="Use clustered errors in a group with this many clusters."),
+]
+ClusterCorrectionOption = Annotated[
+    bool,
+    typer.Option(
+        "--cluster-correction/--no-cluster-correction",
+        help="Apply the finite-cluster factor C/(C-1) to clustered standard errors (CR1).",
+    ),
+]
+ResamplesOption = Annotated[
+    int, typer.Option("--resamples", help="Bootstrap and permutation resamples (0 to skip).")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the resampling.")]
+
+
+def _subject_pairs(values: list[str] | None) -> list[tuple[str, str]] | None:
+    if not values:
+        return None
+    pairs = []
+    for value in values:
+        a, sep, b = value.partition(":")
+        if not a or (sep and not b):
+            raise AssayError(
+                f"cannot read subject pair {value!r}", where="--subject", fix="write A_NAME:B_NAME"
+            )
+        pairs.append((a, b if sep else a))
+    return pairs
+
+
+def _settings(
+    alpha: float,
+    power: float,
+    confidence: float,
+    correction: str,
+    min_effect: float | None,
+    min_clusters: int,
+    cluster_correction: bool,
+    resamples: int,
+    seed: int,
+) -> Any:
+    from assay.analyse import CompareSettings
+
+    if correction not in ("holm", "bh", "none"):
+        raise AssayError(
+            f"unknown correction {correction!r}", where="--correction", fix="use holm, bh or none"
+        )
+    for name, value in (("--alpha", alpha), ("--power", power), ("--confidence", confidence)):
+        if not 0 < value < 1:
+            raise AssayError(f"{name} must be between 0 and 1, got {value}", where=name)
+    if min_effect is not None and min_effect <= 0:
+        raise AssayError("--min-effect must be positive", where="--min-effect")
+    if resamples < 0:
+        raise AssayError("--resamples must be 0 or more", where="--resamples")
+    return CompareSettings(
+        alpha=alpha,
+        power=power,
+        confidence=confidence,
+        correction=correction,  # type: ignore[arg-type]
+        min_effect=min_effect,
+        min_clusters=min_clusters,
+        finite_cluster_correction=cluster_correction,
+        n_resamples=resamples,
+        seed=seed,
+    )
+
+
+def _compare(
+    db: str | None,
+    run_a: str | None,
+    run_b: str | None,
+    subject: list[str] | None,
+    scorer: list[str] | None,
+    slice_key: list[str] | None,
+    settings: Any,
+) -> Any:
+    from assay.analyse import compare_runs, default_runs
+
+    store = _store(db)
+    try:
+        if run_a is not None and run_b is not None:
+            a, b = store.resolve_run_id(run_a), store.resolve_run_id(run_b)
+        elif run_a is not None:
+            # One run given: it is the candidate, compared with its predecessor.
+            a, b = default_runs(store, run_a)
+        else:
+            a, b = default_runs(store)
+        return compare_runs(
+            store,
+            a,
+            b,
+            subjects=_subject_pairs(subject),
+            scorers=scorer or None,
+            slices=slice_key or None,
+            settings=settings,
+        )
+    finally:
+        store.close()
+
+
+@app.command()
+def compare(
+    run_a: RunA = None,
+    run_b: RunB = None,
+    db: DbOption = None,
+    subject: SubjectOption = None,
+    scorer: ScorerOption = None,
+    slice_key: SliceOption = None,
+    correction: CorrectionOption = "holm",
+    alpha: AlphaOption = 0.05,
+    power: PowerOption = 0.8,
+    confidence: ConfidenceOption = 0.95,
+    min_effect: MinEffectOption = None,
+    min_clusters: MinClustersOption = 10,
+    cluster_correction: ClusterCorrectionOption = True,
+    resamples: ResamplesOption = 5000,
+    seed: SeedOption = 0,
+    json_out: JsonOption = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print a Markdown table for a pull request.")
+    ] = False,
+) -> None:
+    """Paired comparison of two runs joined by sample id: difference, interval, MDE and verdict
+    per metric and slice, and how much pairing helped."""
+    from assay.cli.render_stats import comparison_markdown, comparison_view
+
+    settings = _settings(
+        alpha,
+        power,
+        confidence,
+        correction,
+        min_effect,
+        min_clusters,
+        cluster_correction,
+        resamples,
+        seed,
+    )
+    result = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
+    if json_out:
+        console.print_json(data=result.to_dict())
+    elif markdown:
+        console.out(comparison_markdown(result), highlight=False, end="")
+    else:
+        console.print(comparison_view(result))
+
+
+def _thresholds(values: list[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for value in values or []:
+        name, sep, number = value.partition("=")
+        try:
+            out[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise AssayError(
+                f"cannot read threshold {value!r}",
+                where="--min",
+                fix="write SCORER=VALUE, e.g. exact=0.8",
+            ) from None
+    return out
+
+
+@app.command()
+def gate(
+    run_a: RunA = None,
+    run_b: RunB = None,
+    db: DbOption = None,
+    minimum: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min",
+            help="Fail unless the candidate's mean for SCORER is at least VALUE (SCORER=VALUE).",
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write the checks as JUnit XML to FILE.")
+    ] = None,
+    margin: Annotated[
+        float,
+        typer.Option(
+            "--margin",
+            help="Tolerate regressions smaller than this, in metric units (0.01 = 1 point).",
+        ),
+    ] = 0.0,
+    subject: SubjectOption = None,
+    scorer: ScorerOption = None,
+    slice_key: SliceOption = None,
+    correction: CorrectionOption = "holm",
+    alpha: AlphaOption = 0.05,
+    power: PowerOption = 0.8,
+    confidence: ConfidenceOption = 0.95,
+    min_effect: MinEffectOption = None,
+    min_clusters: MinClustersOption = 10,
+    cluster_correction: ClusterCorrectionOption = True,
+    resamples: ResamplesOption = 2000,
+    seed: SeedOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """CI gate: exit 0 when nothing regressed (overall or in any slice) and every --min holds,
+    1 when something did, 2 on a usage mistake."""
+    from assay.analyse import gate as run_gate
+    from assay.cli.render_stats import gate_junit, gate_view
+
+    thresholds = _thresholds(minimum)
+    settings = _settings(
+        alpha,
+        power,
+        confidence,
+        correction,
+        min_effect,
+        min_clusters,
+        cluster_correction,
+        resamples,
+        seed,
+    )
+    result = run_gate(
+        _compare(db, run_a, run_b, subject, scorer, slice_key, settings),
+        thresholds=thresholds,
+        margin=margin,
+    )
+    if junit is not None:
+        try:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_text(gate_junit(result), encoding="utf-8")
+        except OSError as error:
+            raise AssayError(f"cannot write {junit}: {error.strerror}", where="--junit") from error
+    if json_out:
+        console.print_json(
+            data={
+                "passed": result.passed,
+                "checks": [dataclasses.asdict(c) for c in result.checks],
+                "comparison": result.comparison.to_dict(),
+            }
+        )
+    else:
+        console.print(gate_view(result))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@app.command()
+def plan(
+    baseline: Annotated[
+        float | None, typer.Option("--baseline", help="Current pass rate, e.g. 0.82.")
+    ] = None,
+    target: Annotated[
+        float | None, typer.Option("--target", help="The rate to be able to detect, e.g. 0.85.")
+    ] = None,
+    delta: Annotated[
+        float | None,
+        typer.Option("--delta", help="The difference to detect (instead of --target)."),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Report the minimum detectable effect at this n.")
+    ] = None,
+    pairs_from: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--pairs-from",
+            metavar="RUN_A RUN_B",
+            help="Estimate ω² and answer noise from two earlier runs on the same samples, "
+            "and size a paired comparison.",
+        ),
+    ] = None,
+    subject: SubjectOption = None,
+    scorer: Annotated[
+        str | None, typer.Option("--scorer", help="Scorer to plan for (with --pairs-from).")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Answers per sample in the planned run.")
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", help="Answers per run you can afford: find the best epochs."),
+    ] = None,
+    cost_per_sample: Annotated[
+        float,
+        typer.Option(
+            "--cost-per-sample", help="Fixed cost of a sample, in answers (with --budget)."
+        ),
+    ] = 0.0,
+    n_available: Annotated[
+        int | None, typer.Option("--n-available", help="Samples that exist (with --budget).")
+    ] = None,
+    alpha: AlphaOption = 0.05,
+    power: PowerOption = 0.8,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sample size and minimum detectable effect: two proportions (--baseline/--target, --n),
+    or a paired design estimated from two earlier runs (--pairs-from RUN_A RUN_B)."""
+    from assay.analyse import plan_from_runs, plan_proportions
+    from assay.cli.render_stats import paired_plan_view, proportion_plan_view
+
+    if target is not None and baseline is None:
+        raise AssayError("--target needs --baseline", where="--target", fix="add --baseline 0.82")
+    if target is not None and delta is not None:
+        raise AssayError("give --target or --delta, not both", where="--delta")
+    for name, value in (("--baseline", baseline), ("--target", target)):
+        if value is not None and not 0 < value < 1:
+            raise AssayError(
+                f"{name} must be a rate strictly between 0 and 1, got {value}", where=name
+            )
+    output: dict[str, Any] = {}
+    views: list[Any] = []
+    if baseline is not None and (target is not None or n is not None):
+        proportions = plan_proportions(baseline, target, n=n, alpha=alpha, power=power)
+        output["proportions"] = _jsonable(proportions)
+        views.append(proportion_plan_view(proportions))
+    if pairs_from is not None:
+        difference = (
+            delta
+            if delta is not None
+            else (target - baseline if target is not None and baseline is not None else None)
+        )
+        if difference is None:
+            raise AssayError(
+                "--pairs-from needs the difference to detect",
+                where="--pairs-from",
+                fix="add --baseline 0.82 --target 0.85, or --delta 0.03",
+            )
+        pairs = _subject_pairs(subject)
+        store = _store(db)
+        try:
+            paired = plan_from_runs(
+                store,
+                store.resolve_run_id(pairs_from[0]),
+                store.resolve_run_id(pairs_from[1]),
+                delta=difference,
+                subject=pairs[0] if pairs else None,
+                scorer=scorer,
+                epochs=epochs,
+                budget=budget,
+                cost_per_sample=cost_per_sample,
+                n_available=n_available,
+                alpha=alpha,
+                power=power,
+            )
+        finally:
+            store.close()
+        output["paired"] = _jsonable(paired)
+        views.append(paired_plan_view(paired))
+    if not views:
+        raise AssayError(
+            "nothing to plan",
+            where="assay plan",
+            fix="give --baseline 0.82 --target 0.85 (or --n 400), or --pairs-from RUN_A RUN_B "
+            "with --delta",
+        )
+    if json_out:
+        console.print_json(data=output)
+    else:
+        for view in views:
+            console.print(view)

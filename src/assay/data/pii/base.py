@@ -1,0 +1,77 @@
+"""The shapes shared by every detector: a finding, the detector protocol, a regex detector."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of PII in a text: ``text[start:end]`` is ``value``, of ``type``, found by the
+    detector ``detector`` (for secrets, which kind: ``openai_key``, ``aws_access_key_id`` …)."""
+
+    type: str
+    start: int
+    end: int
+    value: str
+    detector: str
+
+
+class Detector(Protocol):
+    """What :func:`detect` needs of a detector."""
+
+    @property
+    def type(self) -> str:
+        """The kind of PII found (``EMAIL``, ``SECRET``, or your own)."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The detector's name, reported with each finding."""
+        ...
+
+    @property
+    def priority(self) -> int:
+        """Which finding wins where two overlap (higher wins)."""
+        ...
+
+    def find(self, text: str) -> Iterable[tuple[int, int]]:
+        """``(start, end)`` of every finding in ``text``."""
+        ...
+
+
+Validator = Callable[[re.Match[str], str], tuple[int, int] | None]
+
+
+def _whole(match: re.Match[str], _text: str) -> tuple[int, int] | None:
+    return match.span(1 if match.re.groups else 0)
+
+
+@dataclass(frozen=True)
+class PatternDetector:
+    """A regex that proposes candidates and a validator that accepts a span or rejects it.
+
+    ``validate(match, text)`` returns the ``(start, end)`` to report, or ``None``.
+    ``keywords`` is a cheap prefilter: when given, a text that contains none of them (compared in
+    lower case) is skipped without running the pattern.
+    """
+
+    type: str
+    name: str
+    pattern: re.Pattern[str]
+    validate: Validator = _whole
+    priority: int = 50
+    keywords: tuple[str, ...] = ()
+
+    def find(self, text: str) -> Iterator[tuple[int, int]]:
+        if self.keywords:
+            lowered = text.lower()
+            if not any(k in lowered for k in self.keywords):
+                return
+        for match in self.pattern.finditer(text):
+            span = self.validate(match, text)
+            if span is not None:
+                yield span

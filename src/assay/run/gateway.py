@@ -1,0 +1,150 @@
+"""The way every call leaves assay: flow control, timeouts and retries for one endpoint.
+
+A :class:`Gateway` wraps the calls to one provider (or one HTTP subject): it waits for the
+circuit breaker, any ``Retry-After`` pause, the rate budgets and a concurrency slot; applies the
+per-request timeout; and retries *retryable* failures (rate limits, 5xx, timeouts, dropped
+connections, malformed bodies) with exponential backoff and full jitter. A non-retryable
+failure (a 400, a missing output) is raised at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from assay.core import Output, ProviderError
+from assay.run.limits import AdaptiveLimiter, CircuitBreaker, TokenBucket
+
+_OVERLOAD = frozenset({"rate_limited", "overloaded"})
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """How calls to an endpoint are paced and retried.
+
+    ``max_retries`` counts retries after the first attempt; backoff before retry *k* (from 0)
+    is uniform on [0, min(cap, base·2^k)] ("full jitter", Brooker 2015, AWS Architecture Blog
+    "Exponential Backoff And Jitter"), and never shorter than a server's ``Retry-After``.
+    ``timeout`` bounds one attempt (seconds; ``None`` for no bound). ``rpm``/``tpm`` are
+    optional requests- and tokens-per-minute budgets.
+    """
+
+    max_concurrency: int = 16
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    timeout: float | None = 120.0
+    rpm: float | None = None
+    tpm: float | None = None
+    breaker_threshold: int = 10
+    breaker_cooldown: float = 5.0
+
+
+@dataclass
+class GatewayStats:
+    """Counters a gateway keeps (summed into the run's accounting)."""
+
+    attempts: int = 0
+    retries: int = 0
+    overloads: int = 0
+
+
+class Gateway:
+    """Flow control and retries for one endpoint."""
+
+    def __init__(
+        self,
+        name: str,
+        policy: CallPolicy,
+        *,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.limiter = AdaptiveLimiter(policy.max_concurrency, clock=clock)
+        self.breaker = CircuitBreaker(
+            threshold=policy.breaker_threshold,
+            cooldown=policy.breaker_cooldown,
+            clock=clock,
+            sleep=sleep,
+        )
+        self.rpm = TokenBucket(policy.rpm, clock=clock) if policy.rpm else None
+        self.tpm = TokenBucket(policy.tpm, clock=clock) if policy.tpm else None
+        self.stats = GatewayStats()
+        self._rng = random.Random(f"{seed}|{name}")
+        self._clock = clock
+        self._sleep = sleep
+        self._paused_until = 0.0
+
+    def backoff(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based)."""
+        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2**retry)
+        delay = self._rng.uniform(0, ceiling)
+        return max(delay, retry_after or 0.0)
+
+    async def _admit(self, est_tokens: int) -> None:
+        await self.breaker.wait()
+        while (pause := self._paused_until - self._clock()) > 0:
+            await self._sleep(pause)
+        if self.rpm is not None:
+            await self.rpm.take(1)
+        if self.tpm is not None:
+            await self.tpm.take(max(1, est_tokens))
+
+    async def _attempt(self, fn: Callable[[], Awaitable[Output]]) -> Output:
+        if self.policy.timeout is None:
+            return await fn()
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                return await fn()
+        except TimeoutError:
+            raise ProviderError(
+                f"no response within {self.policy.timeout:g} s",
+                error_class="timeout",
+                retryable=True,
+                where=self.name,
+            ) from None
+
+    async def call(
+        self, fn: Callable[[], Awaitable[Output]], *, est_tokens: int = 0
+    ) -> tuple[Output, int]:
+        """Call ``fn`` under this gateway's policy; returns its output and the number of attempts
+        it took, or raises the last :class:`ProviderError` (with ``attempts`` set)."""
+        retry = 0
+        while True:
+            await self._admit(est_tokens)
+            await self.limiter.acquire()
+            self.stats.attempts += 1
+            try:
+                output = await self._attempt(fn)
+            except ProviderError as error:
+                overloaded = error.error_class in _OVERLOAD or error.status in (503, 529)
+                await self.limiter.release(overloaded=overloaded)
+                if overloaded:
+                    self.stats.overloads += 1
+                if error.retryable:
+                    self.breaker.record(False)
+                error.attempts = retry + 1
+                if not error.retryable or retry >= self.policy.max_retries:
+                    raise
+                if error.retry_after and overloaded:
+                    # The server asked everyone to wait, not just this request.
+                    self._paused_until = max(self._paused_until, self._clock() + error.retry_after)
+                delay = self.backoff(retry, error.retry_after)
+                self.stats.retries += 1
+                retry += 1
+                await self._sleep(delay)
+                continue
+            except BaseException:
+                await self.limiter.release()
+                raise
+            await self.limiter.release(succeeded=True)
+            self.breaker.record(True)
+            if self.tpm is not None and output.usage.total_tokens is not None:
+                self.tpm.adjust(output.usage.total_tokens - max(1, est_tokens))
+            return output, retry + 1

@@ -1,0 +1,507 @@
+"""The runner: subjects × samples × epochs, paced and retried, results streamed to the store.
+
+Each (subject, sample, epoch) goes through a :class:`~assay.run.gateway.Gateway` (flow
+control, timeouts, retries) unless the response cache already holds its request. Results are
+committed in small batches by one writer task as they finish; a batch is one transaction, so a
+killed process loses only results that had not been committed, and resuming the run re-issues
+exactly those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from assay.core import (
+    AssayError,
+    JudgeManifest,
+    ModelRequest,
+    Output,
+    ProviderError,
+    RunManifest,
+    Sample,
+    SampleResult,
+    Score,
+    StoreError,
+    content_hash,
+)
+from assay.providers import Provider
+from assay.run.accounting import Accounting, PriceTable
+from assay.run.cache import cache_namespace
+from assay.run.environment import environment_manifest
+from assay.run.evaluation import Eval
+from assay.run.gateway import CallPolicy, Gateway
+from assay.run.subjects import ModelSubject, Subject
+from assay.score import scorer_manifest
+from assay.score.judges import judge_manifests
+from assay.store import Store
+from assay.store.repository import CacheEntry
+
+#: Kept for callers of the first runner: progress is now the live :class:`Accounting`.
+Progress = Accounting
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves, beyond what the eval says.
+
+    ``cache`` serves repeated requests from the store's response cache (and fills it);
+    ``max_errors`` aborts the run once more results than that have failed (an ``int``), or a
+    larger share than that of at least 20 finished results (a ``float`` below 1); ``policy``
+    paces and retries calls (its concurrency defaults to the eval's); ``prices`` overrides
+    the price table used for the cost estimate.
+    """
+
+    cache: bool = True
+    max_errors: int | float | None = None
+    policy: CallPolicy | None = None
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    flush_interval: float = 0.05
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    run_id: str
+    status: str
+    n_planned: int
+    n_results: int
+    n_errors: int
+    error_classes: dict[str, int]
+    manifest: RunManifest
+    accounting: Accounting | None = None
+    resumed: bool = False
+    abort_reason: str | None = None
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC date-time plus 6 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def spec_hash(ev: Eval) -> str:
+    """Identity of "the same eval": everything fixed before the run starts."""
+    return content_hash(
+        {
+            "name": ev.name,
+            "dataset": ev.dataset.content_hash,
+            "subjects": [s.manifest().model_dump(mode="json") for s in ev.subjects],
+            "scorers": [scorer_manifest(s).model_dump(mode="json") for s in ev.scorers],
+            "epochs": ev.epochs,
+            "seed": ev.seed,
+        }
+    )
+
+
+def build_manifest(ev: Eval, run_id: str) -> RunManifest:
+    """The manifest as known before the run starts (resolved models are added at the end)."""
+    embedding_models = [
+        m for s in ev.scorers if isinstance(m := getattr(s, "embedding_model", None), str)
+    ]
+    return RunManifest(
+        run_id=run_id,
+        name=ev.name,
+        spec_hash=spec_hash(ev),
+        dataset=ev.dataset.manifest(),
+        subjects=[s.manifest() for s in ev.subjects],
+        scorers=[scorer_manifest(s) for s in ev.scorers],
+        judges=judge_manifests(ev),
+        embedding_model=", ".join(dict.fromkeys(embedding_models)) or None,
+        epochs=ev.epochs,
+        seed=ev.seed,
+        slices=list(ev.slices),
+        cluster=ev.cluster,
+        environment=environment_manifest(ev.project_dir),
+        started_at=datetime.now(UTC),
+    )
+
+
+def estimate_tokens(request: ModelRequest) -> int:
+    """A rough token count for the tokens-per-minute budget: 4 characters a token for the
+    prompt plus the requested completion length (256 when unset)."""
+    prompt = sum(len(m.content) for m in request.messages) // 4
+    completion = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
+    return prompt + int(completion if isinstance(completion, int) else 256)
+
+
+class Runner:
+    """Runs one :class:`Eval` into a :class:`~assay.store.Store`, or resumes a stored run."""
+
+    def __init__(
+        self,
+        ev: Eval,
+        store: Store,
+        *,
+        run_id: str | None = None,
+        resume: bool = False,
+        options: RunOptions | None = None,
+        on_progress: Callable[[Accounting], None] | None = None,
+    ) -> None:
+        self.ev = ev
+        self.store = store
+        self.options = options or RunOptions()
+        self.resume = resume
+        if resume and run_id is None:
+            raise ValueError("resume needs the id of the run to resume")
+        self.run_id = run_id or new_run_id()
+        self.on_progress = on_progress
+        self.manifest = (
+            store.get_manifest(self.run_id) if resume else build_manifest(ev, self.run_id)
+        )
+        prices = {**ev.prices, **self.options.prices}
+        self.accounting = Accounting(total=ev.n_planned, prices=PriceTable(prices))
+        policy = self.options.policy or ev.policy or CallPolicy()
+        self.policy = dataclasses.replace(policy, max_concurrency=ev.concurrency)
+        self._gateways: dict[int | str, Gateway] = {}
+        self._pending: list[SampleResult] = []
+        self._pending_cache: list[CacheEntry] = []
+        self._wake = asyncio.Event()
+        self._started = time.perf_counter()
+        self._workers: list[asyncio.Task[None]] = []
+        self._abort: str | None = None
+        self._done_keys: set[tuple[str, str, int]] = set()
+        # Resolved models and fingerprints per subject, in order of first appearance.
+        self._resolved: dict[str, tuple[dict[str, None], dict[str, None]]] = {
+            s.name: ({}, {}) for s in ev.subjects
+        }
+
+    # -- work ----------------------------------------------------------------------------------
+
+    def _work(self) -> Iterator[tuple[Subject, Sample, int]]:
+        done = self._done_keys
+        for epoch in range(self.ev.epochs):
+            for sample in self.ev.dataset:
+                for subject in self.ev.subjects:
+                    if (subject.name, sample.id, epoch) not in done:
+                        yield subject, sample, epoch
+
+    async def call_model(
+        self, provider: Provider, request: ModelRequest
+    ) -> tuple[Output, int, bool]:
+        """Send one model request the way every call in a run goes: from the response cache
+        when it holds the request, else through the provider's gateway (pacing, timeout,
+        retries), filling the cache. Returns (output, attempts, cached). Judge scorers use this
+        too, so their calls share the cache, the rate budgets and the retry policy."""
+        namespace = cache_namespace(provider) if self.options.cache else None
+        key = request.request_hash(provider=namespace) if namespace else None
+        if key is not None:
+            hit = self.store.get_cached(key)
+            if hit is not None:
+                return hit, 0, True
+        gateway = self._gateway_for(id(provider), provider.name)
+        output, attempts = await gateway.call(
+            lambda: provider.generate(request), est_tokens=estimate_tokens(request)
+        )
+        if key is not None:
+            self._pending_cache.append((key, provider.name, request.model, output))
+        return output, attempts, False
+
+    def _gateway_for(self, key: int | str, name: str) -> Gateway:
+        gateway = self._gateways.get(key)
+        if gateway is None:
+            gateway = self._gateways[key] = Gateway(name, self.policy, seed=self.ev.seed)
+        return gateway
+
+    def _bind(self) -> None:
+        """Hand the runner to every subject and scorer that makes model calls of its own (LLM
+        judges: ``bind(runner)``), so their calls go through :meth:`call_model`."""
+        for thing in (*self.ev.subjects, *self.ev.scorers):
+            bind = getattr(thing, "bind", None)
+            if callable(bind):
+                bind(self)
+
+    async def _call(self, subject: Subject, sample: Sample, epoch: int) -> tuple[Output, int, bool]:
+        """One sample, from the cache or through the gateway: (output, attempts, cached)."""
+        if isinstance(subject, ModelSubject):
+            return await self.call_model(subject.provider, subject.request(sample, epoch=epoch))
+        if getattr(subject, "calls_models", False):
+            # A judge subject: each of its model calls already goes through call_model (cache,
+            # gateway, retries); retrying the whole subject would repeat the calls.
+            return await subject.respond(sample, epoch=epoch), 1, False
+        gateway = self._gateway_for(subject.name, subject.name)
+        output, attempts = await gateway.call(lambda: subject.respond(sample, epoch=epoch))
+        return output, attempts, False
+
+    async def _score(self, sample: Sample, output: Output) -> list[Score]:
+        scores = []
+        for scorer in self.ev.scorers:
+            try:
+                scores.append(await scorer.score(sample, output))
+            except Exception as exc:  # a broken scorer must not lose the output
+                scores.append(
+                    Score(scorer=scorer.name, value=None, error=f"{type(exc).__name__}: {exc}")
+                )
+        return scores
+
+    async def _one(self, subject: Subject, sample: Sample, epoch: int) -> SampleResult:
+        key: dict[str, Any] = {"subject": subject.name, "sample_id": sample.id, "epoch": epoch}
+        try:
+            output, attempts, cached = await self._call(subject, sample, epoch)
+        except ProviderError as exc:
+            return SampleResult(
+                **key, error=str(exc), error_class=exc.error_class, attempts=exc.attempts
+            )
+        except AssayError as exc:
+            return SampleResult(**key, error=str(exc), error_class=exc.code)
+        except Exception as exc:  # a user's callable may raise anything
+            return SampleResult(
+                **key, error=f"{type(exc).__name__}: {exc}", error_class="exception"
+            )
+        scores = await self._score(sample, output)
+        # Every field is set with its declared type; skipping validation matters on this path.
+        return SampleResult.model_construct(
+            **key,
+            output=output,
+            scores=scores,
+            error=None,
+            error_class=None,
+            attempts=attempts,
+            cached=cached,
+        )
+
+    async def _worker(self, work: Iterator[tuple[Subject, Sample, int]]) -> None:
+        for subject, sample, epoch in work:
+            if self._abort:
+                return
+            result = await self._one(subject, sample, epoch)
+            self._pending.append(result)
+            self._wake.set()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _check_errors(self) -> None:
+        limit = self.options.max_errors
+        acc = self.accounting
+        if limit is None or self._abort:
+            return
+        if isinstance(limit, float) and limit < 1:
+            finished = acc.done - acc.skipped
+            if finished >= 20 and acc.errors / finished > limit:
+                self._abort = (
+                    f"{acc.errors} of {finished} results failed, more than --max-errors {limit:.0%}"
+                )
+        elif acc.errors > limit:
+            self._abort = f"{acc.errors} results failed, more than --max-errors {int(limit)}"
+        if self._abort:
+            for worker in self._workers:
+                worker.cancel()
+
+    async def _flush(self) -> None:
+        if not self._pending and not self._pending_cache:
+            return
+        batch, self._pending = self._pending, []
+        cache, self._pending_cache = self._pending_cache, []
+        await asyncio.to_thread(self.store.add_results, self.run_id, batch, cache_entries=cache)
+        for result in batch:
+            self.accounting.add(result)
+            if result.output is not None:
+                models, fingerprints = self._resolved[result.subject]
+                if result.output.model:
+                    models.setdefault(result.output.model)
+                if result.output.system_fingerprint:
+                    fingerprints.setdefault(result.output.system_fingerprint)
+        self.accounting.elapsed = time.perf_counter() - self._started
+        self._check_errors()
+        if self.on_progress:
+            self.on_progress(self.accounting)
+
+    async def _writer(self, workers_done: asyncio.Event) -> None:
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                if workers_done.is_set():
+                    return
+                wake = asyncio.ensure_future(self._wake.wait())
+                done = asyncio.ensure_future(workers_done.wait())
+                await asyncio.wait({wake, done}, return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
+                done.cancel()
+            # Let a few more results finish so batches are not one row each.
+            await asyncio.sleep(self.options.flush_interval)
+            await self._flush()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        if not self.resume:
+            await asyncio.to_thread(
+                self.store.create_run,
+                self.manifest,
+                list(self.ev.dataset),
+                n_planned=self.ev.n_planned,
+                spec=self.ev.spec,
+            )
+            return
+        info = await asyncio.to_thread(self.store.get_run, self.run_id)
+        if info.status == "running":
+            raise StoreError(
+                f"run {self.run_id} is still running in another process",
+                fix="wait for it to finish, or stop it before resuming",
+            )
+        if info.spec_hash != self.manifest.spec_hash or self.manifest.spec_hash != spec_hash(
+            self.ev
+        ):
+            raise StoreError(
+                f"run {self.run_id} was made from a different spec; resuming would mix two evals",
+                fix="run the spec as a new run (assay run --new)",
+            )
+        await asyncio.to_thread(self.store.delete_errors, self.run_id)
+        earlier = await asyncio.to_thread(self.store.resolved_models, self.run_id)
+        for name, (models, fingerprints) in earlier.items():
+            if name in self._resolved:
+                self._resolved[name][0].update(dict.fromkeys(models))
+                self._resolved[name][1].update(dict.fromkeys(fingerprints))
+        await asyncio.to_thread(self.store.resume_run, self.run_id)
+        self._done_keys = await asyncio.to_thread(self.store.completed_keys, self.run_id)
+        self.accounting.done = self.accounting.skipped = len(self._done_keys)
+
+    async def run(self) -> RunOutcome:
+        """Run (or resume) everything; on cancellation flush what finished and mark the run
+        interrupted; on ``max_errors`` stop and mark it failed."""
+        self._bind()
+        await self._prepare()
+        if self.on_progress:
+            self.on_progress(self.accounting)
+        work = self._work()
+        workers_done = asyncio.Event()
+        writer = asyncio.create_task(self._writer(workers_done))
+        remaining = self.ev.n_planned - len(self._done_keys)
+        self._workers = [
+            asyncio.create_task(self._worker(work))
+            for _ in range(min(self.ev.concurrency, max(remaining, 1)))
+        ]
+        status = "completed"
+        try:
+            await asyncio.gather(*self._workers)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            outer = current is not None and current.cancelling() > 0
+            status = "failed" if self._abort and not outer else "interrupted"
+            for w in self._workers:
+                w.cancel()
+            if outer:
+                await asyncio.shield(self._finish(writer, workers_done, status))
+                raise
+        except BaseException:
+            status = "failed"
+            for w in self._workers:
+                w.cancel()
+            await asyncio.shield(self._finish(writer, workers_done, status))
+            raise
+        await self._finish(writer, workers_done, status)
+        acc = self.accounting
+        return RunOutcome(
+            run_id=self.run_id,
+            status=status,
+            n_planned=self.ev.n_planned,
+            n_results=acc.done,
+            n_errors=acc.errors,
+            error_classes=dict(acc.error_classes),
+            manifest=self.manifest,
+            accounting=acc,
+            resumed=self.resume,
+            abort_reason=self._abort,
+        )
+
+    async def _finish(
+        self, writer: asyncio.Task[None], workers_done: asyncio.Event, status: str
+    ) -> None:
+        workers_done.set()
+        self._wake.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer  # drains every pending result, then returns
+        await self._flush()  # anything left if the writer itself was cancelled
+        subjects = [
+            s.model_copy(
+                update={
+                    "resolved_models": list(self._resolved.get(s.name, ({}, {}))[0]),
+                    "system_fingerprints": list(self._resolved.get(s.name, ({}, {}))[1]),
+                }
+            )
+            for s in self.manifest.subjects
+        ]
+        self.manifest = self.manifest.model_copy(
+            update={
+                "subjects": subjects,
+                "judges": self._judges(),
+                "finished_at": datetime.now(UTC) if status == "completed" else None,
+            }
+        )
+        await asyncio.to_thread(self.store.finish_run, self.run_id, self.manifest, status)
+        for thing in (*self.ev.subjects, *self.ev.scorers):
+            close = getattr(thing, "aclose", None)
+            # Closing connections must not mask the run's outcome.
+            with contextlib.suppress(Exception):
+                if close is not None:
+                    await close()
+
+    def _judges(self) -> list[JudgeManifest]:
+        """The judges with the snapshots their responses reported, merged (in order of first
+        appearance) with those recorded before a resume."""
+        earlier = {j.name: j for j in self.manifest.judges}
+        judges = []
+        for judge in judge_manifests(self.ev):
+            old = earlier.pop(judge.name, None)
+            if old is not None:
+                judge = judge.model_copy(
+                    update={
+                        "resolved_models": list(
+                            dict.fromkeys([*old.resolved_models, *judge.resolved_models])
+                        ),
+                        "system_fingerprints": list(
+                            dict.fromkeys([*old.system_fingerprints, *judge.system_fingerprints])
+                        ),
+                    }
+                )
+            judges.append(judge)
+        return judges + list(earlier.values())
+
+
+async def run_async(
+    ev: Eval,
+    *,
+    db: str | Store | None = None,
+    run_id: str | None = None,
+    resume: bool = False,
+    options: RunOptions | None = None,
+    on_progress: Callable[[Accounting], None] | None = None,
+) -> RunOutcome:
+    """Run ``ev`` (or resume run ``run_id`` with ``resume=True``) and store its results."""
+    store = db if isinstance(db, Store) else Store(db)
+    try:
+        runner = Runner(
+            ev, store, run_id=run_id, resume=resume, options=options, on_progress=on_progress
+        )
+        return await runner.run()
+    finally:
+        if not isinstance(db, Store):
+            store.close()
+
+
+def run(
+    ev: Eval,
+    *,
+    db: str | Store | None = None,
+    run_id: str | None = None,
+    resume: bool = False,
+    options: RunOptions | None = None,
+    on_progress: Callable[[Accounting], None] | None = None,
+) -> RunOutcome:
+    """Run ``ev`` to completion and return how it ended.
+
+    ``db`` is a store URL, a SQLite path, an open :class:`~assay.store.Store`, or ``None`` for
+    the default (``ASSAY_DB`` or ``.assay/assay.db``). ``resume=True`` with ``run_id`` finishes
+    a stored run of the same spec: results already stored are kept and not re-requested, and
+    failed ones are retried.
+    """
+    return asyncio.run(
+        run_async(ev, db=db, run_id=run_id, resume=resume, options=options, on_progress=on_progress)
+    )

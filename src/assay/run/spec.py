@@ -1,0 +1,493 @@
+"""The eval spec: YAML (or a dict) describing dataset, subjects, scorers, epochs, slices, seed.
+
+```yaml
+name: support-qa
+dataset:
+  path: data/qa.jsonl            # .jsonl .json .csv .parquet .yaml, or `samples:` inline
+  fields: {input: question, target: answer}
+slices: [topic]
+epochs: 1
+seed: 7
+providers:                       # optional; built-in kinds work without an entry
+  local: {type: vllm, base_url: "http://127.0.0.1:8000/v1"}
+subjects:
+  - name: baseline
+    model: sim/atlas-large       # <provider>/<model>
+    prompt: prompts/v1.txt       # a file, or inline text with {{ input }}
+    params: {temperature: 0}
+scorers: [exact, {includes: {ignore_punctuation: true}}, {rubric: sim/judge-fair}]
+lineage: {"acme-chat-*": acme}   # optional: extra model-name patterns -> lineage family (C3)
+pairwise:                        # optional: a pairwise judge run of two subjects, after the run
+  judge: sim/judge-fair
+  a: baseline
+  b: candidate
+```
+
+Every error names the spec file, the line and the key, e.g.
+``eval.yaml:9 (subjects[0].model): unknown provider 'opneai'``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from assay.core import AssayError, SpecError
+from assay.data import Dataset, FieldMap, dataset_from_records, load_dataset
+from assay.providers import Provider, create_provider, known_provider_kinds
+from assay.providers.lineage import default_registry
+from assay.run.evaluation import Eval
+from assay.run.gateway import CallPolicy
+from assay.run.prompt import PromptTemplate
+from assay.run.subjects import (
+    CallableSubject,
+    HttpSubject,
+    ModelSubject,
+    PrecomputedSubject,
+    Subject,
+)
+from assay.run.yamlfile import LocatedYaml, format_path, load_yaml, parse_yaml
+from assay.score import Scorer, ScorerContext, create_scorer, exact
+
+_PROMPT_SUFFIXES = (".txt", ".md", ".prompt", ".jinja", ".tmpl")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    """Where the samples come from."""
+
+    path: str | None = None
+    samples: list[dict[str, Any]] | None = None
+    name: str | None = None
+    fields: FieldMap = Field(default_factory=FieldMap)
+    provenance: dict[str, Any] | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.path is None) == (self.samples is None):
+            raise ValueError("give exactly one of `path` (a file) or `samples` (inline rows)")
+        return self
+
+
+class HttpSpec(_Strict):
+    url: str
+    output_path: str = "output"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = 60.0
+
+
+class SubjectSpec(_Strict):
+    """One subject: exactly one of ``model``, ``callable``, ``outputs`` or ``http``."""
+
+    name: str
+    model: str | None = None
+    prompt: str | None = None
+    system: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    callable: str | None = None
+    outputs: str | None = None
+    id_field: str = "id"
+    output_field: str = "output"
+    http: HttpSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SubjectSpec:
+        kinds = [
+            k for k in ("model", "callable", "outputs", "http") if getattr(self, k) is not None
+        ]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a subject needs exactly one of `model`, `callable`, `outputs` or `http`"
+                + (f" (got {', '.join(kinds)})" if kinds else "")
+            )
+        if (self.prompt or self.system) and self.model is None:
+            raise ValueError("`prompt` and `system` only apply to `model` subjects")
+        return self
+
+
+class LimitsSpec(_Strict):
+    """How calls are paced and retried (see :class:`~assay.run.gateway.CallPolicy`)."""
+
+    max_retries: int = Field(default=5, ge=0)
+    timeout: float | None = Field(default=120.0, gt=0)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    backoff_base: float = Field(default=1.0, ge=0)
+    backoff_cap: float = Field(default=60.0, ge=0)
+
+
+class PriceSpec(_Strict):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class PairwiseSpec(_Strict):
+    """A pairwise judge run made after the main run: subjects ``a`` and ``b`` of this spec,
+    compared sample by sample by ``judge`` (one ``<provider>/<model>``, or a list: a panel)."""
+
+    judge: str | list[str]
+    a: str
+    b: str
+    name: str = "judge"
+    both_orders: bool = True
+    rubric: str | None = None
+    reference: bool = False
+    prompt: str | None = None
+    system: str | None = None
+    style: str = "json"
+    params: dict[str, Any] = Field(default_factory=dict)
+    logprobs: bool = False
+    top_logprobs: int = 5
+    aggregate: str = "mean"
+
+    def judge_options(self) -> dict[str, Any]:
+        """The options of :class:`~assay.score.judges.PairwiseJudge`."""
+        return self.model_dump(exclude={"a", "b", "name"})
+
+
+class EvalSpec(_Strict):
+    """The whole spec."""
+
+    name: str
+    description: str | None = None
+    dataset: DatasetSpec
+    subjects: list[SubjectSpec] = Field(min_length=1)
+    scorers: list[str | dict[str, dict[str, Any] | str | None]] = Field(
+        default_factory=lambda: list[str | dict[str, dict[str, Any] | str | None]](["exact"])
+    )
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    epochs: int = Field(default=1, ge=1)
+    seed: int = 0
+    slices: list[str] = Field(default_factory=list)
+    cluster: str | None = None
+    concurrency: int = Field(default=16, ge=1, le=4096)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    prices: dict[str, PriceSpec] = Field(default_factory=dict)
+    lineage: dict[str, str] = Field(default_factory=dict)
+    pairwise: PairwiseSpec | None = None
+
+    @model_validator(mode="after")
+    def _pairwise_subjects(self) -> EvalSpec:
+        if self.pairwise is not None:
+            names = [s.name for s in self.subjects]
+            for side in ("a", "b"):
+                if getattr(self.pairwise, side) not in names:
+                    raise ValueError(
+                        f"pairwise.{side} {getattr(self.pairwise, side)!r} is not a subject "
+                        f"of this spec (subjects: {', '.join(names)})"
+                    )
+            if self.pairwise.a == self.pairwise.b:
+                raise ValueError("pairwise.a and pairwise.b must be different subjects")
+        return self
+
+
+def _validation_error(
+    exc: ValidationError, doc: LocatedYaml | None, prefix: tuple[str | int, ...] = ()
+) -> SpecError:
+    err = exc.errors()[0]
+    loc = tuple(
+        p
+        for p in err["loc"]
+        if not (
+            isinstance(p, str)
+            and (p == "str" or p.startswith(("dict[str,nullable[", "dict[str,union[")))
+        )
+    )
+    path = (*prefix, *loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key '{loc[-1]}'"
+    elif err["type"] == "missing":
+        msg = f"missing required key '{loc[-1]}'"
+    where = doc.where(path) if doc else (format_path(path) or "spec")
+    more = len(exc.errors()) - 1
+    return SpecError(
+        msg + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""), where=where
+    )
+
+
+def parse_spec(data: Any, doc: LocatedYaml | None = None) -> EvalSpec:
+    """Validate a spec mapping into an :class:`EvalSpec`."""
+    if not isinstance(data, dict):
+        raise SpecError(
+            "a spec must be a YAML mapping with at least `name`, `dataset` and `subjects`",
+            where=doc.where(()) if doc else "spec",
+        )
+    try:
+        return EvalSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, doc) from None
+
+
+class _Builder:
+    def __init__(self, spec: EvalSpec, base_dir: Path, doc: LocatedYaml | None) -> None:
+        self.spec = spec
+        self.base = base_dir
+        self.doc = doc
+        self.providers: dict[str, Provider] = {}
+        self.lineage = (
+            default_registry().extended(spec.lineage, source=self.where("lineage"))
+            if spec.lineage
+            else None
+        )
+        self.context = ScorerContext(
+            base_dir=base_dir, resolve_model=self.resolve_model, lineage=self.lineage
+        )
+
+    def resolve_model(self, ref: str, where: str | None) -> tuple[Provider, str]:
+        """The provider and model a ``<provider>/<model>`` reference names (judges use it)."""
+        where = where or ref
+        if "/" not in ref:
+            raise SpecError(
+                f"model '{ref}' does not name a provider",
+                where=where,
+                fix="write <provider>/<model>, e.g. openai/gpt-4o-mini or sim/judge-fair",
+            )
+        provider_name, model = ref.split("/", 1)
+        return self.provider(provider_name, where), model
+
+    def where(self, *path: str | int) -> str:
+        return self.doc.where(path) if self.doc else format_path(path)
+
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def dataset(self) -> Dataset:
+        d = self.spec.dataset
+        if d.path is not None:
+            path = self.path(d.path)
+            if not path.exists():
+                raise SpecError(
+                    f"dataset file not found: {path}",
+                    where=self.where("dataset", "path"),
+                    fix="paths are relative to the spec file's folder",
+                )
+            return load_dataset(
+                path,
+                fields=d.fields,
+                name=d.name or self.spec.name,
+                provenance=d.provenance,
+                limit=d.limit,
+            )
+        assert d.samples is not None
+        locations = [self.where("dataset", "samples", i) for i in range(len(d.samples))]
+        rows = d.samples[: d.limit] if d.limit else d.samples
+        locations = locations[: len(rows)]
+        return dataset_from_records(
+            rows,
+            fields=d.fields,
+            name=d.name or self.spec.name,
+            source=self.doc.filename if self.doc else None,
+            locations=locations,
+            provenance=d.provenance,
+        )
+
+    def provider(self, name: str, where: str) -> Provider:
+        if name in self.providers:
+            return self.providers[name]
+        if name in self.spec.providers:
+            config = dict(self.spec.providers[name])
+            kind = str(config.pop("type", name))
+            pwhere = self.where("providers", name)
+        elif name in known_provider_kinds():
+            kind, config, pwhere = name, {}, where
+        else:
+            known = sorted(set(known_provider_kinds()) | set(self.spec.providers))
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            raise SpecError(
+                f"unknown provider '{name}'",
+                where=where,
+                fix=(f"did you mean '{close[0]}'? " if close else "")
+                + f"use <provider>/<model> with a provider from: {', '.join(known)}, "
+                "or declare it under `providers:`",
+            )
+        if kind == "sim":
+            config.setdefault("world_seed", self.spec.seed)
+        provider = create_provider(kind, config, name=name, where=pwhere)
+        self.providers[name] = provider
+        return provider
+
+    def prompt(self, s: SubjectSpec, i: int) -> PromptTemplate:
+        where = self.where("subjects", i, "prompt")
+        user, system = s.prompt or "{{ input }}", s.system
+        source = None
+        if (
+            s.prompt
+            and "\n" not in s.prompt
+            and (s.prompt.endswith(_PROMPT_SUFFIXES) or self.path(s.prompt).is_file())
+        ):
+            path = self.path(s.prompt)
+            try:
+                user = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise SpecError(
+                    f"prompt file not found: {path}",
+                    where=where,
+                    fix="paths are relative to the spec file's folder",
+                ) from None
+            source = str(path)
+        if system and "\n" not in system and system.endswith(_PROMPT_SUFFIXES):
+            system = self.path(system).read_text(encoding="utf-8")
+        return PromptTemplate(user=user, system=system, source=source or where)
+
+    def subject(self, s: SubjectSpec, i: int) -> Subject:
+        if s.model is not None:
+            where = self.where("subjects", i, "model")
+            if "/" not in s.model:
+                raise SpecError(
+                    f"model '{s.model}' does not name a provider",
+                    where=where,
+                    fix="write <provider>/<model>, e.g. openai/gpt-4o-mini or sim/atlas-large",
+                )
+            provider_name, model = s.model.split("/", 1)
+            provider = self.provider(provider_name, where)
+            check = getattr(provider, "check_model", None)
+            if check is not None:
+                try:
+                    check(model)
+                except AssayError as exc:
+                    exc.where = where
+                    exc.args = (exc.render(),)
+                    raise
+            return ModelSubject(
+                s.name, provider=provider, model=model, prompt=self.prompt(s, i), params=s.params
+            )
+        if s.callable is not None:
+            return CallableSubject(
+                s.name,
+                self.import_callable(s.callable, self.where("subjects", i, "callable")),
+                ref=s.callable,
+            )
+        if s.outputs is not None:
+            return PrecomputedSubject(
+                s.name, self.path(s.outputs), id_field=s.id_field, output_field=s.output_field
+            )
+        assert s.http is not None
+        return HttpSubject(
+            s.name,
+            s.http.url,
+            output_path=s.http.output_path,
+            headers=s.http.headers,
+            timeout=s.http.timeout,
+        )
+
+    def import_callable(self, ref: str, where: str) -> Any:
+        module_name, _, attr = ref.partition(":")
+        if not module_name or not attr:
+            raise SpecError(
+                f"'{ref}' is not module:function", where=where, fix="write e.g. myapp.bot:answer"
+            )
+        if str(self.base) not in sys.path:
+            sys.path.insert(0, str(self.base))
+        try:
+            module = importlib.import_module(module_name)
+            fn = module
+            for part in attr.split("."):
+                fn = getattr(fn, part)
+        except (ImportError, AttributeError) as exc:
+            raise SpecError(f"cannot import '{ref}': {exc}", where=where) from None
+        if not callable(fn):
+            raise SpecError(f"'{ref}' is not callable", where=where)
+        return fn
+
+    def scorers(self) -> list[Scorer]:
+        out: list[Scorer] = []
+        for i, entry in enumerate(self.spec.scorers):
+            where = self.where("scorers", i)
+            if isinstance(entry, str):
+                out.append(create_scorer(entry, {}, where=where, context=self.context))
+            else:
+                if len(entry) != 1:
+                    raise SpecError("a scorer entry is a name or {name: {options}}", where=where)
+                ((name, config),) = entry.items()
+                options = config if isinstance(config, str) else dict(config or {})
+                out.append(create_scorer(name, options, where=where, context=self.context))
+        return out or [exact()]
+
+    def build(self, raw: dict[str, Any] | None) -> Eval:
+        dataset = self.dataset()
+        for key in self.spec.slices:
+            if not any(key in s.metadata for s in dataset):
+                raise SpecError(
+                    f"slice key '{key}' is not in any sample's metadata",
+                    where=self.where("slices"),
+                    fix="list metadata keys, e.g. "
+                    + ", ".join(sorted({k for s in dataset for k in s.metadata})[:8]),
+                )
+        subjects = [self.subject(s, i) for i, s in enumerate(self.spec.subjects)]
+        scorers = self.scorers()
+        try:
+            return Eval(
+                name=self.spec.name,
+                dataset=dataset,
+                subjects=subjects,
+                scorers=scorers,
+                epochs=self.spec.epochs,
+                seed=self.spec.seed,
+                slices=self.spec.slices,
+                cluster=self.spec.cluster,
+                concurrency=self.spec.concurrency,
+                spec=raw,
+                project_dir=self.base,
+                policy=CallPolicy(**self.spec.limits.model_dump()),
+                prices={k: (v.input, v.output) for k, v in self.spec.prices.items()},
+                lineage=self.lineage,
+                pairwise=None if self.spec.pairwise is None else self.spec.pairwise.model_dump(),
+                scorer_context=self.context,
+            )
+        except AssayError as exc:
+            if self.doc and exc.where:
+                exc.where = self.where(exc.where)
+                exc.args = (exc.render(),)
+            raise
+
+
+def eval_from_spec(
+    data: dict[str, Any], *, base_dir: str | Path = ".", doc: LocatedYaml | None = None
+) -> Eval:
+    """Build an :class:`Eval` from a spec mapping; relative paths resolve against ``base_dir``."""
+    spec = parse_spec(data, doc)
+    return _Builder(spec, Path(base_dir).resolve(), doc).build(data)
+
+
+def load_eval(path: str | Path) -> Eval:
+    """Build an :class:`Eval` from a YAML spec file."""
+    doc = load_yaml(path)
+    return eval_from_spec(doc.data, base_dir=Path(path).resolve().parent, doc=doc)
+
+
+def eval_from_yaml_text(text: str, *, base_dir: str | Path = ".", filename: str = "<spec>") -> Eval:
+    """Build an :class:`Eval` from YAML text (useful in notebooks and tests)."""
+    doc = parse_yaml(text, filename)
+    return eval_from_spec(doc.data, base_dir=base_dir, doc=doc)
+
+
+def scorer_context_from_spec(path: str | Path) -> ScorerContext:
+    """A :class:`~assay.score.ScorerContext` from a spec file's ``providers:``, ``lineage:``
+    and ``seed`` alone (the rest of the file is not needed), for building judges outside a run
+    of that spec (``assay judge --spec``)."""
+    doc = load_yaml(path)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    try:
+        providers = {str(k): dict(v) for k, v in (data.get("providers") or {}).items()}
+        lineage = {str(k): str(v) for k, v in (data.get("lineage") or {}).items()}
+        seed = int(data.get("seed", 0))
+    except (TypeError, ValueError, AttributeError):
+        raise SpecError(
+            "providers, lineage and seed must be mappings and a number", where=doc.where(())
+        ) from None
+    spec = EvalSpec.model_construct(providers=providers, lineage=lineage, seed=seed)
+    return _Builder(spec, Path(path).resolve().parent, doc).context
