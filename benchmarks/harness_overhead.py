@@ -11,11 +11,17 @@ Starts the mock OpenAI server in a separate process, then, at concurrency 64 and
 The store is created once before timing (a user's store is migrated once, not per run). It
 reports CPU milliseconds per sample (this process's user+system time), wall time and their
 ratios to the floor, then runs assay on N_small and N_large samples in fresh processes and
-reports the growth of peak RSS. Inspect AI is measured if installed; otherwise its figure
-measured on these machines (about 29 ms CPU per sample) is quoted.
+reports the growth of peak RSS: in each process a thread samples the resident set size
+(``/proc/self/statm``) every millisecond during the run, and the run's figure is its peak minus
+the RSS just before it (imports done, eval built, store open). The RSS target is how much more
+the run needs at N_large than at N_small. The dataset the caller built (N_large ``Sample``
+objects, held before the run starts) is printed beside it as ``dataset_rss_mb``. Inspect AI is
+measured if installed; otherwise its figure measured on these machines (about 29 ms CPU per
+sample) is quoted.
 
     python benchmarks/harness_overhead.py                 # N=2000, RSS check at 1k and 100k
     python benchmarks/harness_overhead.py --rss-large 20000
+    python benchmarks/harness_overhead.py --rss-only      # only the RSS check
 
 The last line is the figure: CPU ratio, wall ratio at 50 ms, RSS growth.
 """
@@ -31,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -100,9 +107,13 @@ def assay_eval(base_url: str, n: int):  # type: ignore[no-untyped-def]
 
 
 async def assay_run(base_url: str, n: int, db: object) -> None:
+    await assay_run_eval(assay_eval(base_url, n), db, n)
+
+
+async def assay_run_eval(ev, db: object, n: int) -> None:  # type: ignore[no-untyped-def]
     from assay.run import RunOptions, run_async
 
-    outcome = await run_async(assay_eval(base_url, n), db=db, options=RunOptions(cache=False))
+    outcome = await run_async(ev, db=db, options=RunOptions(cache=False))
     assert outcome.n_results == n and outcome.n_errors == 0, outcome
 
 
@@ -112,20 +123,66 @@ def measure(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return time.process_time() - cpu0, time.perf_counter() - wall0
 
 
+class RssSampler(threading.Thread):
+    """The process's resident set size (``/proc/self/statm``) sampled every millisecond; the
+    highest value seen is the peak. (``ru_maxrss`` would also count everything before the run,
+    such as building the dataset, and cannot be reset.)"""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = rss_mb()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.001):
+            self.peak = max(self.peak, rss_mb())
+
+    def stop(self) -> float:
+        self._halt.set()
+        self.join()
+        self.peak = max(self.peak, rss_mb())
+        return self.peak
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def rss_child(base_url: str, n: int) -> None:
+    """Prints RSS (MB) after imports, after building the eval (the dataset held as samples),
+    and the peak during the run, then ``ru_maxrss`` of the whole process."""
+    import gc
+
+    import assay.run  # noqa: F401  (imports are not the run's memory)
+    from assay.store import Store
+
+    base = rss_mb()
+    ev = assay_eval(base_url, n)
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(assay_run(base_url, n, str(Path(tmp) / "a.db")))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # MB (Linux: KiB)
+        store = Store(str(Path(tmp) / "a.db"))  # created and migrated once, as a user's is
+        gc.collect()
+        before = rss_mb()
+        sampler = RssSampler()
+        sampler.start()
+        try:
+            asyncio.run(assay_run_eval(ev, store, n))
+        finally:
+            peak = sampler.stop()
+            store.close()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(json.dumps({"base": base, "before_run": before, "peak_run": peak, "maxrss": maxrss}))
 
 
-def peak_rss(base_url: str, n: int) -> float:
+def peak_rss(base_url: str, n: int) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--rss-child", str(n), "--url", base_url],
         capture_output=True,
         text=True,
         check=True,
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def main() -> None:
@@ -136,13 +193,14 @@ def main() -> None:
     parser.add_argument("--rss-large", type=int, default=100_000)
     parser.add_argument("--rss-child", type=int)
     parser.add_argument("--url")
+    parser.add_argument("--rss-only", action="store_true", help="Skip the CPU and wall timing.")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.url, args.rss_child)
         return
 
     results: dict[float, dict[str, float]] = {}
-    for latency in (0.0, 50.0):
+    for latency in () if args.rss_only else (0.0, 50.0):
         proc, url = start_mock(latency)
         try:
             measure(floor_loop, url, 200)  # warm up both paths
@@ -185,10 +243,23 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
-    growth = large - small
+    # The run's own memory: peak RSS during the run over RSS just before it (eval built, store
+    # open), and how much more of it N_large needs than N_small. The dataset the caller built
+    # is held before the run starts and is reported separately.
+    run_small = small["peak_run"] - small["before_run"]
+    run_large = large["peak_run"] - large["before_run"]
+    growth = run_large - run_small
+    dataset_mb = (large["before_run"] - large["base"]) - (small["before_run"] - small["base"])
+    for n, r in ((args.rss_small, small), (args.rss_large, large)):
+        print(
+            f"RSS at N={n}: {r['base']:.0f} MB after imports, {r['before_run']:.0f} MB with the "
+            f"eval built, peak {r['peak_run']:.0f} MB during the run "
+            f"(+{r['peak_run'] - r['before_run']:.0f} MB); ru_maxrss {r['maxrss']:.0f} MB"
+        )
     print(
-        f"peak RSS: {small:.0f} MB at N={args.rss_small}, {large:.0f} MB at N={args.rss_large} "
-        f"(growth {growth:.0f} MB; target < 100 MB)"
+        f"run peak RSS growth from N={args.rss_small} to N={args.rss_large}: {growth:.0f} MB "
+        f"(target < 100 MB); the caller's dataset of {args.rss_large} samples holds a further "
+        f"{dataset_mb:.0f} MB (Sample objects, built before the run)"
     )
 
     try:
@@ -197,6 +268,12 @@ def main() -> None:
         inspect_note = "Inspect AI is installed but not driven by this benchmark; quoting"
     except ImportError:
         inspect_note = "Inspect AI not installed; quoting"
+    if args.rss_only:
+        print(
+            f"harness_overhead: rss_growth_mb={growth:.0f} (target < 100) "
+            f"dataset_rss_mb={dataset_mb:.0f}"
+        )
+        return
     cpu_ratio = max(r["assay_cpu"] / r["floor_cpu"] for r in results.values())
     worst_cpu = max(r["assay_cpu"] for r in results.values())
     wall_ratio = results[50.0]["assay_wall"] / results[50.0]["floor_wall"]
@@ -207,7 +284,8 @@ def main() -> None:
     print(
         f"harness_overhead: cpu_ratio_to_floor={cpu_ratio:.2f} (target <= 3) "
         f"wall_ratio_at_50ms={wall_ratio:.2f} (target <= 1.25) rss_growth_mb={growth:.0f} "
-        f"(target < 100) inspect_cpu_ratio={INSPECT_CPU_MS / worst_cpu:.0f}x"
+        f"(target < 100) dataset_rss_mb={dataset_mb:.0f} "
+        f"inspect_cpu_ratio={INSPECT_CPU_MS / worst_cpu:.0f}x"
     )
 
 

@@ -24,9 +24,18 @@ def test_demo_runs_end_to_end_and_prints_intervals_per_slice(cli, tmp_path):
     assert "pairwise judge run" in out and "B preferred" in out and "both" in out
     store = Store(str(tmp_path / "demo" / ".assay" / "assay.db"))
     runs = store.list_runs()
-    # The two prompt versions, then the pairwise judge run comparing them.
-    assert len(runs) == 3 and all(r.status == "completed" and r.n_results == 240 for r in runs)
-    assert runs[0].name.startswith("pairwise ") and runs[0].subjects == ["judge"]
+    # The two prompt versions, the pairwise judge run comparing them, the wordier system's run,
+    # then the judge audit's probe run and its pointwise run.
+    assert len(runs) == 6 and all(r.status == "completed" for r in runs)
+    names = [r.name for r in reversed(runs)]
+    assert names[:2] == ["demo-qa", "demo-qa"] and names[3] == "demo-qa-wordy"
+    assert names[2].startswith("pairwise ") and names[4] == "audit sim/demo-judge"
+    assert all(r.n_results == 240 for r in runs[2:])
+    certificate = store.get_certificate("latest")
+    assert certificate.judge == "sim/demo-judge" and "length_bias" in certificate.flags
+    length = certificate.check("length_bias")
+    assert length.details["raw_win_rate"] - length.details["lc_win_rate"] > 0.1
+    assert "length-controlled" in out and "judge certificate" in out
     store.close()
 
 
@@ -34,10 +43,11 @@ def test_show_runs_diff_export(cli, tmp_path):
     cli("demo", tmp_path / "d", "--samples", "60", cwd=tmp_path, check=0)
     project = tmp_path / "d"
     runs = json.loads(cli("runs", "--json", cwd=project, check=0).stdout)
-    assert [r["n_results"] for r in runs] == [60, 60, 60]
-    # The newest run is the demo's pairwise judge run; the two before it are the prompts.
-    assert runs[0]["subjects"] == ["judge"]
-    newest, oldest = runs[1]["id"], runs[2]["id"]
+    # Newest first: the audit's two runs, the wordy system, the pairwise judge run, then the
+    # two prompt versions.
+    assert [r["n_results"] for r in runs[2:]] == [60, 60, 60, 60]
+    assert runs[3]["subjects"] == ["judge"]
+    newest, oldest = runs[4]["id"], runs[5]["id"]
 
     shown = json.loads(cli("show", newest, "--json", cwd=project, check=0).stdout)
     overall = [m for m in shown["metrics"] if m["scorer"] == "exact" and m["group"] == "all"][0]

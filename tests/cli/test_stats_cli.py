@@ -73,8 +73,9 @@ def slice_regression(tmp_path_factory):
 
 
 def test_compare_on_the_demo_prints_difference_interval_mde_verdicts_and_pairing(demo):
-    # The demo's newest run is its pairwise judge run; the prompt versions are the two before.
-    out = assay_cli("compare", "latest~2", "latest~1", cwd=demo, check=0).stdout
+    # The demo's prompt versions are its first two runs; after them come the pairwise judge run,
+    # the wordy system's run and the judge audit's two runs.
+    out = assay_cli("compare", "latest~5", "latest~4", cwd=demo, check=0).stdout
     assert "What changed first: prompt" in out
     assert "Δ B−A pts [95% CI]" in out and "MDE pts" in out
     for group in ("slice=arithmetic", "slice=sequences", "slice=units"):
@@ -82,7 +83,7 @@ def test_compare_on_the_demo_prints_difference_interval_mde_verdicts_and_pairing
     assert "improved" in out  # the step-by-step prompt helps arithmetic (sim ground truth)
     assert "Pairing by sample id shrank the standard error by" in out
     data = json.loads(
-        assay_cli("compare", "latest~2", "latest~1", "--json", cwd=demo, check=0).stdout
+        assay_cli("compare", "latest~5", "latest~4", "--json", cwd=demo, check=0).stdout
     )
     exact = next(m for m in data["metrics"] if m["scorer"] == "exact")
     groups = {g["group"]: g for g in exact["groups"]}
@@ -99,7 +100,7 @@ def test_plan_answers_about_2400_per_arm_and_a_paired_design_from_runs(demo):
     assert "n ≈ 2,402 per arm" in out
     data = json.loads(
         assay_cli(
-            "plan", "--baseline", "0.82", "--target", "0.85", "--pairs-from", "latest~2", "latest~1",
+            "plan", "--baseline", "0.82", "--target", "0.85", "--pairs-from", "latest~5", "latest~4",
             "--budget", "2000", "--json", cwd=demo, check=0,
         ).stdout
     )  # fmt: skip
@@ -141,5 +142,5 @@ def test_gate_passes_when_nothing_changed_and_usage_mistakes_exit_2(slice_regres
 
 
 def test_show_intervals_lists_clustered_and_bootstrap_intervals(demo):
-    out = assay_cli("show", "latest~1", "--intervals", cwd=demo, check=0).stdout
+    out = assay_cli("show", "latest~4", "--intervals", cwd=demo, check=0).stdout
     assert "clustered" in out and "bootstrap BCa" in out and "C=15" in out

@@ -17,7 +17,16 @@ from assay.core import StoreError
 from assay.store import Store, migrate
 from assay.store.tables import metadata
 
-TABLES = {"alembic_version", "runs", "manifests", "samples", "results", "scores", "response_cache"}
+TABLES = {
+    "alembic_version",
+    "runs",
+    "manifests",
+    "samples",
+    "results",
+    "scores",
+    "response_cache",
+    "judge_certificates",
+}
 
 
 def test_head_revision_constant_matches_the_scripts() -> None:

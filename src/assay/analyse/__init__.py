@@ -14,13 +14,17 @@ from assay.analyse.export import FORMATS, export_run, result_rows
 from assay.analyse.gate import GateCheck, GateResult, gate
 from assay.analyse.judges import (
     JudgeFlag,
+    JudgeStanding,
     PairwiseReport,
+    certificate_for,
     is_pairwise_run,
     judge_flags,
+    judge_standings,
     pairwise_report,
 )
 from assay.analyse.plan import PairedPlan, ProportionPlan, plan_from_runs, plan_proportions
 from assay.analyse.precision import FlakySample, MetricPrecision, run_precision
+from assay.analyse.rag import RagSplitReport, ValiditySplit, split_by_kb_validity
 from assay.analyse.replay import ReplayReport, compare_replay
 from assay.analyse.scores import RunScores, load_scores
 from assay.analyse.summary import MetricSummary, RunSummary, SubjectCounts, summarise_run
@@ -34,6 +38,7 @@ __all__ = [
     "GateResult",
     "GroupComparison",
     "JudgeFlag",
+    "JudgeStanding",
     "ManifestChange",
     "MetricComparison",
     "MetricPrecision",
@@ -41,11 +46,14 @@ __all__ = [
     "PairedPlan",
     "PairwiseReport",
     "ProportionPlan",
+    "RagSplitReport",
     "ReplayReport",
     "RunComparison",
     "RunScores",
     "RunSummary",
     "SubjectCounts",
+    "ValiditySplit",
+    "certificate_for",
     "compare_replay",
     "compare_runs",
     "compare_scores",
@@ -55,6 +63,7 @@ __all__ = [
     "gate",
     "is_pairwise_run",
     "judge_flags",
+    "judge_standings",
     "load_scores",
     "pair_subjects",
     "pairwise_report",
@@ -62,5 +71,6 @@ __all__ = [
     "plan_proportions",
     "result_rows",
     "run_precision",
+    "split_by_kb_validity",
     "summarise_run",
 ]

@@ -140,6 +140,9 @@ class MetricComparison:
     only_b: list[str]
     epochs_a: float
     epochs_b: float
+    #: The C6 lift detector's reading when a slice key has a control set (see
+    #: :func:`instrument_drift_reading`); ``None`` when there is no control slice.
+    drift: dict[str, Any] | None = None
 
     @property
     def subject(self) -> str:
@@ -182,7 +185,7 @@ class RunComparison:
     def verdict(self) -> str:
         """The headline: regressed > mixed > improved > no detectable difference > underpowered."""
         verdicts = {m.verdict for m in self.metrics}
-        for label in (REGRESSED, MIXED, IMPROVED, NO_DIFFERENCE):
+        for label in (INSTRUMENT_DRIFT, REGRESSED, MIXED, IMPROVED, NO_DIFFERENCE):
             if label in verdicts:
                 return label
         return "underpowered"
@@ -274,6 +277,7 @@ def _metric_dict(m: MetricComparison) -> dict[str, Any]:
         "only_b": m.only_b,
         "regressed_slices": [s.group for s in m.regressed_slices],
         "groups": [_group_dict(g) for g in m.groups],
+        "instrument_drift": m.drift,
     }
 
 
@@ -614,14 +618,15 @@ def compare_scores(
                     )
                 )
             aggregate, slice_rows = built[0], built[1:]
+            label = overall_verdict(
+                aggregate.verdict, [(s.verdict, s.difference, s.mde) for s in slice_rows]
+            )
+            drift = instrument_drift_reading(slice_rows, settings.confidence)
+            if drift is not None and drift["suspected"] and label != NO_DIFFERENCE:
+                label = INSTRUMENT_DRIFT
             metrics.append(
                 MetricComparison(
-                    aggregate=aggregate,
-                    slices=slice_rows,
-                    verdict=overall_verdict(
-                        aggregate.verdict, [(s.verdict, s.difference, s.mde) for s in slice_rows]
-                    ),
-                    **meta,
+                    aggregate=aggregate, slices=slice_rows, verdict=label, drift=drift, **meta
                 )
             )
     if not metrics:
@@ -640,6 +645,57 @@ def compare_scores(
         settings=settings,
         warnings=warnings,
     )
+
+
+#: The verdict that replaces ``improved``/``regressed`` when every slice, a control set
+#: included, moved by about the same amount (C6): the signature of a changed judge.
+INSTRUMENT_DRIFT = "instrument drift suspected"
+
+#: Slice values that mark a control set: samples the change under test cannot affect (the
+#: same convention as ``assay data lint``'s ``no_control_set`` smell).
+CONTROL_VALUES = frozenset({"control"})
+
+
+def instrument_drift_reading(
+    slices: Sequence[GroupComparison], confidence: float
+) -> dict[str, Any] | None:
+    """The C6 lift detector (:func:`assay.audit.drift.instrument_drift`) on one metric's
+    slices: for each slice key that has a control value, the slices' differences and
+    intervals. ``None`` when no slice key has a control set; else the reading of the first
+    such key (``as_dict()`` of the report, plus ``slice_key``)."""
+    from assay.audit.drift import SliceDelta, instrument_drift
+
+    by_key: dict[str, list[GroupComparison]] = {}
+    for group in slices:
+        if group.slice_key is not None:
+            by_key.setdefault(group.slice_key, []).append(group)
+    for key, groups in by_key.items():
+        if not any(str(g.slice_value) in CONTROL_VALUES for g in groups):
+            continue
+        usable = [
+            g
+            for g in groups
+            if not (math.isnan(g.interval.low) or math.isnan(g.interval.high))
+            and g.interval.high > g.interval.low
+        ]
+        if len(usable) < 2:
+            return None
+        report = instrument_drift(
+            [
+                SliceDelta(
+                    str(g.slice_value),
+                    g.difference,
+                    g.interval.low,
+                    g.interval.high,
+                    g.n,
+                    confidence=confidence,
+                )
+                for g in usable
+            ],
+            control=CONTROL_VALUES,
+        )
+        return {"slice_key": key, **report.as_dict()}
+    return None
 
 
 def default_runs(store: Store, run_b: str | None = None) -> tuple[str, str]:

@@ -7,16 +7,20 @@ A gate is a list of checks over a :class:`~assay.analyse.compare.RunComparison`:
   aggregate while one slice drops significantly (or beyond that slice's MDE) is stopped
   (REQUIREMENTS B9) — unless every such drop is smaller than ``margin``;
 * one *threshold* check per ``--min SCORER=VALUE``: the candidate's mean for that scorer
-  must be at least VALUE, for every subject compared.
+  must be at least VALUE, for every subject compared;
+* one *judge* check per judge that graded either run and has an audit certificate: it fails
+  when the judge's newest certificate is ``gameable`` or ``drifted`` (C1, C5-C6), unless the
+  user accepts the risk with a written reason (kept in the check's message).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from assay.analyse.compare import MetricComparison, RunComparison
+from assay.analyse.compare import INSTRUMENT_DRIFT, MetricComparison, RunComparison
+from assay.analyse.judges import JudgeStanding
 from assay.core import AssayError
 from assay.stats import FAILING
 
@@ -61,6 +65,16 @@ def _regression_check(metric: MetricComparison, margin: float) -> GateCheck:
         f"[{_pts(agg.interval.low, scale01)}, {_pts(agg.interval.high, scale01)}], "
         f"{agg.verdict}"
     )
+    if metric.verdict == INSTRUMENT_DRIFT:
+        drift = metric.drift or {}
+        return GateCheck(
+            name,
+            "regression",
+            False,
+            f"{INSTRUMENT_DRIFT}: every {drift.get('slice_key', 'slice')} moved by about the "
+            f"same amount, the control set included ({drift.get('reason', '')}); re-score "
+            f"with a pinned judge before trusting {summary}",
+        )
     if metric.verdict not in FAILING:
         return GateCheck(name, "regression", True, summary)
     if metric.verdict == "regressed":
@@ -91,6 +105,8 @@ def gate(
     *,
     thresholds: Mapping[str, float] | None = None,
     margin: float = 0.0,
+    judges: Sequence[JudgeStanding] = (),
+    accept_judge_risk: str | None = None,
 ) -> GateResult:
     """Run the gate's checks (see the module docstring).
 
@@ -98,7 +114,16 @@ def gate(
     ``margin`` (metric units, default 0) tolerates regressions smaller than it, however
     significant: with 100,000 samples a 0.2-point drop is real but may not matter.
     A scorer not among the compared metrics is a usage error (:class:`AssayError`).
+    ``judges`` are the certificate standings of the runs' judges
+    (:func:`~assay.analyse.judge_standings`); ``accept_judge_risk`` is the reason a user gives
+    for gating on a judge marked ``gameable`` or ``drifted`` anyway.
     """
+    if accept_judge_risk is not None and not accept_judge_risk.strip():
+        raise AssayError(
+            "accepting a judge's risk needs a reason",
+            where="--accept-judge-risk",
+            fix='say why, e.g. --accept-judge-risk "canary fixed in prompt v3, re-audit pending"',
+        )
     if margin < 0:
         raise AssayError("the margin must be 0 or more", where="--margin")
     checks = [_regression_check(m, margin) for m in comparison.metrics]
@@ -121,6 +146,31 @@ def gate(
                     "threshold",
                     ok,
                     f"candidate mean {mean:.4g} {'>=' if ok else '<'} {minimum:g}",
+                )
+            )
+    for standing in judges:
+        if standing.certificate is None:
+            continue
+        name = f"judge {standing.model}"
+        if not standing.blocking:
+            checks.append(GateCheck(name, "judge", True, standing.describe()))
+        elif accept_judge_risk:
+            checks.append(
+                GateCheck(
+                    name,
+                    "judge",
+                    True,
+                    f"{standing.describe()}; risk accepted: {accept_judge_risk.strip()}",
+                )
+            )
+        else:
+            checks.append(
+                GateCheck(
+                    name,
+                    "judge",
+                    False,
+                    f"{standing.describe()}: its scores cannot be trusted for a gate "
+                    f"(re-audit with `assay audit judge`, or pass --accept-judge-risk REASON)",
                 )
             )
     return GateResult(comparison, checks)

@@ -7,10 +7,11 @@ the pairwise report reads the judge run's stored verdicts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.core import RunManifest, judge_changes
+from assay.core import JudgeCertificate, JudgeManifest, RunManifest, judge_changes, judge_key
 from assay.stats import Interval, mean_interval
 from assay.store import Store
 
@@ -152,3 +153,59 @@ def pairwise_report(store: Store, run_id: str) -> PairwiseReport:
         first_shown_wins=first / decided if decided else None,
         n_single_verdicts=decided,
     )
+
+
+@dataclass(frozen=True)
+class JudgeStanding:
+    """A run's judge and the newest certificate that describes it (``None``: never audited)."""
+
+    judge: str
+    model: str
+    certificate: JudgeCertificate | None
+
+    @property
+    def blocking(self) -> list[str]:
+        return self.certificate.blocking_flags if self.certificate is not None else []
+
+    def describe(self) -> str:
+        if self.certificate is None:
+            return f"judge {self.judge!r} ({self.model}) has no audit certificate"
+        return (
+            f"judge {self.judge!r} ({self.model}): certificate {self.certificate.id} "
+            f"({self.certificate.created_at:%Y-%m-%d}) is {self.certificate.status}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "judge": self.judge,
+            "model": self.model,
+            "certificate": self.certificate.id if self.certificate else None,
+            "status": self.certificate.status if self.certificate else "unaudited",
+            "blocking": self.blocking,
+        }
+
+
+def certificate_for(
+    judge: JudgeManifest, certificates: Sequence[JudgeCertificate]
+) -> JudgeCertificate | None:
+    """The newest certificate of ``judge``'s config: same judge key (model, prompt hash,
+    parameters) first, else the newest certificate of the same requested model, since an audit
+    measures the model behind a judge whichever assay prompt it was given."""
+    key = judge_key(judge.model, judge.prompt_hash, judge.params)
+    newest = sorted(certificates, key=lambda c: c.created_at, reverse=True)
+    exact = next((c for c in newest if c.judge_key == key), None)
+    return exact or next((c for c in newest if c.model == judge.model), None)
+
+
+def judge_standings(store: Store, *manifests: RunManifest) -> list[JudgeStanding]:
+    """The certificate standing of every judge of the given runs (one entry per model)."""
+    certificates = store.list_certificates()
+    seen: dict[str, JudgeStanding] = {}
+    for manifest in manifests:
+        for judge in manifest.judges:
+            if judge.model in seen:
+                continue
+            seen[judge.model] = JudgeStanding(
+                judge.name, judge.model, certificate_for(judge, certificates)
+            )
+    return list(seen.values())

@@ -7,9 +7,11 @@ first and the interval is computed over samples (Miller 2024, "Adding Error Bars
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -59,12 +61,48 @@ class RunSummary:
     #: Judge warnings (``judge_changed``, ``same_lineage_judge``) from the manifest.
     flags: list[JudgeFlag] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (``assay show --json``; NaN bounds become ``None``)."""
+
+        def interval(i: Any) -> dict[str, Any]:
+            return {
+                "estimate": _finite(i.estimate),
+                "low": _finite(i.low),
+                "high": _finite(i.high),
+                "n": i.n,
+                "method": i.method,
+                "confidence": i.confidence,
+            }
+
+        return {
+            "run": self.run.model_dump(mode="json"),
+            "flags": [f.as_dict() for f in self.flags],
+            "slices": self.slices,
+            "subjects": [vars(s) for s in self.subjects],
+            "metrics": [
+                {
+                    "subject": m.subject,
+                    "scorer": m.scorer,
+                    "group": m.group,
+                    "slice_key": m.slice_key,
+                    "slice_value": m.slice_value,
+                    "n_ungraded": m.n_ungraded,
+                    **interval(m.interval),
+                }
+                for m in self.metrics
+            ],
+        }
+
     def metric(self, subject: str, scorer: str, group: str = "all") -> MetricSummary:
         """Look one metric up (``group`` is ``all`` or ``key=value``)."""
         for m in self.metrics:
             if m.subject == subject and m.scorer == scorer and m.group == group:
                 return m
         raise KeyError((subject, scorer, group))
+
+
+def _finite(x: Any) -> Any:
+    return None if isinstance(x, float) and math.isnan(x) else x
 
 
 def summarise_run(

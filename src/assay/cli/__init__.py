@@ -4,8 +4,11 @@ from assay.cli.app import app, main
 
 __all__ = ["app", "main"]
 from assay.cli import (
+    audit_commands,  # noqa: F401  (registers commands)
     contract_commands,  # noqa: F401  (registers commands)
     data_commands,  # noqa: F401  (registers commands)
+    data_lint_commands,  # noqa: F401  (registers commands)
     judge_commands,  # noqa: F401  (registers commands)
+    serve_commands,  # noqa: F401  (registers commands)
     stats_commands,  # noqa: F401  (registers commands)
 )

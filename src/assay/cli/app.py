@@ -118,6 +118,10 @@ def run(
         bool,
         typer.Option("--strict", help="Refuse to run a judge of the same lineage as a subject."),
     ] = False,
+    redact_pii: Annotated[
+        bool,
+        typer.Option("--redact-pii", help="Redact PII from everything the run stores."),
+    ] = False,
 ) -> None:
     """Run an eval spec and store every result as it finishes.
 
@@ -141,6 +145,7 @@ def run(
     check_lineage(ev, strict)
     if concurrency is not None:
         ev.concurrency = concurrency
+    ev.redact_pii = ev.redact_pii or redact_pii
     overrides: dict[str, Any] = {
         k: v
         for k, v in {"rpm": rpm, "tpm": tpm, "max_retries": max_retries, "timeout": timeout}.items()
@@ -156,6 +161,7 @@ def run(
         cache=not (no_cache or record is not None),
         max_errors=_parse_max_errors(max_errors),
         policy=policy,
+        redact_pii=ev.redact_pii,
     )
     store = _store(db)
     run_id, reason = _choose_run(store, ev, resume, new or record is not None or replay is not None)
@@ -303,34 +309,7 @@ def runs_cmd(
 
 
 def _summary_json(summary) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    def interval(i):  # type: ignore[no-untyped-def]
-        return {
-            "estimate": i.estimate,
-            "low": i.low,
-            "high": i.high,
-            "n": i.n,
-            "method": i.method,
-            "confidence": i.confidence,
-        }
-
-    return {
-        "run": summary.run.model_dump(mode="json"),
-        "flags": [f.as_dict() for f in summary.flags],
-        "slices": summary.slices,
-        "subjects": [vars(s) for s in summary.subjects],
-        "metrics": [
-            {
-                "subject": m.subject,
-                "scorer": m.scorer,
-                "group": m.group,
-                "slice_key": m.slice_key,
-                "slice_value": m.slice_value,
-                "n_ungraded": m.n_ungraded,
-                **interval(m.interval),
-            }
-            for m in summary.metrics
-        ],
-    }
+    return summary.as_dict()  # type: ignore[no-any-return]
 
 
 @app.command()
@@ -496,12 +475,45 @@ def demo(
         store, a.run_id, b.run_id, judge="sim/demo-judge", context=context, lineage=lineage
     )
     console.print(pairwise_view(report))
+    certificate = _demo_audit(store, directory, b.run_id, context, lineage)
     err_console.print(
         f"\nNext: `cd {directory}` and try `assay runs`, `assay show {b.run_id}`, "
-        f"`assay show {judge_run}`, "
+        f"`assay show {judge_run}`, `assay audit show {certificate.id}`, "
         f"`assay export {b.run_id} --format csv`. The store is {store.url}."
     )
     store.close()
+
+
+def _demo_audit(store: Any, directory: Path, run_id: str, context: Any, lineage: Any) -> Any:
+    """The demo's last step: run the wordier system, then audit the demo judge against the
+    two systems' answers; its planted length bias shows as raw vs length-controlled."""
+    from assay.audit.battery import AuditConfig, audit_judge
+    from assay.cli.audit_commands import certificate_view
+    from assay.cli.progress import LazyProgress
+    from assay.run import load_eval
+    from assay.run import run as run_eval
+
+    wordy_spec = directory / "eval_wordy.yaml"
+    progress = LazyProgress(err_console, wordy_spec.name)
+    try:
+        wordy = run_eval(load_eval(wordy_spec), db=store, on_progress=progress)
+    finally:
+        progress.close()
+    judge_spec = directory / "judge.yaml"
+    err_console.print(
+        f"\n$ assay run {wordy_spec}\n$ assay audit judge --judge sim/demo-judge "
+        f"--spec {judge_spec} --runs {run_id} --runs {wordy.run_id}"
+    )
+    config = AuditConfig(
+        judge="sim/demo-judge", runs=[run_id, wordy.run_id], context=context, lineage=lineage
+    )
+    progress = LazyProgress(err_console, "audit sim/demo-judge")
+    try:
+        result = audit_judge(store, config, progress=progress)
+    finally:
+        progress.close()
+    console.print(certificate_view(result.certificate))
+    return result.certificate
 
 
 def main() -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from assay.cli.app import JsonOption, console
+from assay.cli.app import DbOption, JsonOption, console
 from assay.cli.data_commands import data_app
 from assay.core import AssayError
+
+if TYPE_CHECKING:
+    from assay.analyse.rag import RagSplitReport
 
 
 class KbGateError(AssayError):
@@ -33,11 +37,21 @@ def kb_check_command(
         bool, typer.Option("--gate", help="Exit 1 if any sample is gold_changed or gold_missing.")
     ] = False,
     show: Annotated[int, typer.Option(min=0, help="Invalidated samples to list.")] = 20,
+    run_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            metavar="RUN",
+            help="Also split this stored run's metrics into valid and invalidated samples.",
+        ),
+    ] = None,
+    db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Mark each sample still_valid, gold_changed or gold_missing against a new corpus.
 
-    Samples pin gold documents in metadata gold_docs ({doc id: sha256 of text}).
+    Samples pin gold documents in metadata gold_docs ({doc id: sha256 of text}). With --run,
+    the run's metrics are reported on still-valid and on invalidated samples separately.
     """
     from assay.data import load_dataset
     from assay.data.kb_pinning import kb_check, read_corpus
@@ -45,9 +59,22 @@ def kb_check_command(
     report = kb_check(
         load_dataset(samples), read_corpus(corpus, id_field=id_field, text_field=text_field)
     )
+    split = None
+    if run_ref is not None:
+        from assay.analyse.rag import split_by_kb_validity
+        from assay.store import Store
+
+        store = Store(db)
+        try:
+            split = split_by_kb_validity(store, store.resolve_run_id(run_ref), report)
+        finally:
+            store.close()
     counts = report.counts()
     if json_out:
-        console.print_json(json.dumps(report.to_json()))
+        payload = report.to_json()
+        if split is not None:
+            payload["run_split"] = split.as_dict()
+        console.print_json(json.dumps(payload))
     else:
         table = Table(title=f"Samples against {corpus}")
         table.add_column("status")
@@ -59,6 +86,8 @@ def kb_check_command(
         for s in invalid[:show]:
             docs = ", ".join(s.missing or s.changed)
             console.print(f"{s.sample_id}: {s.status} ({docs})")
+        if split is not None:
+            _render_split(split)
     bad = counts["gold_changed"] + counts["gold_missing"]
     if gate_mode and bad:
         raise KbGateError(
@@ -66,3 +95,36 @@ def kb_check_command(
             where=str(samples),
             fix="re-author or re-pin those samples against the new corpus",
         )
+
+
+def _cell(estimate: float, low: float, high: float) -> str:
+    if math.isnan(estimate):
+        return "-"
+    if math.isnan(low):
+        return f"{estimate:.3f}"
+    return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _render_split(split: RagSplitReport) -> None:
+    counts = split.counts()
+    table = Table(
+        title=f"Run {split.run_id}: valid vs invalidated by the KB change "
+        f"({counts['valid']} valid, {counts['invalidated']} invalidated)"
+    )
+    groups = [g for g in ("all", "valid", "invalidated", "unpinned", "unchecked") if counts[g]]
+    table.add_column("subject")
+    table.add_column("scorer")
+    for g in groups:
+        table.add_column(f"{g} (n)" if g != "invalidated" else "invalidated by KB change (n)")
+    for m in split.metrics:
+        cells = []
+        for g in groups:
+            found = m.group(g)
+            cells.append(
+                "-"
+                if found is None
+                else f"{_cell(found.interval.estimate, found.interval.low, found.interval.high)}"
+                f" ({found.interval.n})"
+            )
+        table.add_row(m.subject, m.scorer, *cells)
+    console.print(table)

@@ -49,10 +49,11 @@ scorers:
 """
 
 JUDGE_SPEC = """\
-# Providers for `assay judge --spec judge.yaml`: a SIMULATED judge (the `sim` provider). It sees
-# the true quality the simulated systems recorded and adds planted defects: some noise, and a
-# mild preference for whichever answer is shown first when it is unsure. Each pair is judged in
-# both orders, so that preference turns into ties instead of wins.
+# Providers for `assay judge --spec judge.yaml` and `assay audit judge --spec judge.yaml`: a
+# SIMULATED judge (the `sim` provider). It sees the true quality the simulated systems recorded
+# and adds planted defects: some noise, a mild preference for whichever answer is shown first
+# when it is unsure (each pair is judged in both orders, so that preference turns into ties
+# instead of wins), and a liking for long answers, which `assay audit judge` measures.
 seed: 7
 providers:
   sim:
@@ -62,6 +63,35 @@ providers:
         family: arbiter
         noise: 0.5
         position_bias: 0.15
+        length_bias: 1.5
+"""
+
+WORDY_SPEC = """\
+# A second, wordier system answering the same questions, so that `assay audit judge` can
+# compare raw and length-controlled win rates on a real comparison. SIMULATED (see eval_v1.yaml).
+name: demo-qa-wordy
+description: The same questions, answered by a chattier simulated system.
+dataset:
+  path: data/qa.jsonl
+slices: [slice]
+cluster: template
+seed: 7
+providers:
+  sim:
+    type: sim
+    systems:
+      chatty-1:
+        family: boreal
+        ability: 0.6
+        verbosity: 30
+subjects:
+  - name: assistant
+    model: sim/chatty-1
+    prompt: prompts/v1.txt
+    params: {temperature: 0}
+scorers:
+  - exact: {ignore_punctuation: true}
+  - includes
 """
 
 PROMPTS = {
@@ -173,7 +203,9 @@ def demo_rows(n_samples: int = 400, seed: int = 2026) -> list[dict[str, object]]
 
 
 def write_demo_project(directory: Path, n_samples: int = 400) -> list[Path]:
-    """Write dataset, prompts and specs; return the two spec paths (v1, v2)."""
+    """Write dataset, prompts and specs; return the two spec paths (v1, v2). The project also
+    holds ``judge.yaml`` (the sim judge) and ``eval_wordy.yaml`` (a wordier system, for the
+    judge audit)."""
     directory = Path(directory)
     (directory / "data").mkdir(parents=True, exist_ok=True)
     (directory / "prompts").mkdir(exist_ok=True)
@@ -181,6 +213,7 @@ def write_demo_project(directory: Path, n_samples: int = 400) -> list[Path]:
         for row in demo_rows(n_samples):
             fh.write(json.dumps(row) + "\n")
     (directory / "judge.yaml").write_text(JUDGE_SPEC, encoding="utf-8")
+    (directory / "eval_wordy.yaml").write_text(WORDY_SPEC, encoding="utf-8")
     specs = []
     for version, text in PROMPTS.items():
         (directory / "prompts" / f"{version}.txt").write_text(text + "\n", encoding="utf-8")

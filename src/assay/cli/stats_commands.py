@@ -133,6 +133,21 @@ def _settings(
     )
 
 
+def _standings(db: str | None, comparison: Any) -> list[Any]:
+    """The audit standing of the compared runs' judges."""
+    from assay.analyse import judge_standings
+
+    store = _store(db)
+    try:
+        return judge_standings(
+            store,
+            store.get_manifest(comparison.run_a.id),
+            store.get_manifest(comparison.run_b.id),
+        )
+    finally:
+        store.close()
+
+
 def _compare(
     db: str | None,
     run_a: str | None,
@@ -210,6 +225,10 @@ def compare(
         console.out(comparison_markdown(result), highlight=False, end="")
     else:
         console.print(comparison_view(result))
+        for standing in _standings(db, result):
+            if standing.certificate is not None:
+                style = "yellow" if standing.certificate.flags else None
+                console.print(f"audit: {standing.describe()}", style=style, highlight=False)
 
 
 def _thresholds(values: list[str] | None) -> dict[str, float]:
@@ -263,10 +282,20 @@ def gate(
     cluster_correction: ClusterCorrectionOption = True,
     resamples: ResamplesOption = 2000,
     seed: SeedOption = 0,
+    accept_judge_risk: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-judge-risk",
+            metavar="REASON",
+            help="Gate even though a judge's newest audit certificate is gameable or drifted "
+            "(the reason is kept in the gate's output).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """CI gate: exit 0 when nothing regressed (overall or in any slice) and every --min holds,
-    1 when something did, 2 on a usage mistake."""
+    1 when something did (or a judge's audit certificate is gameable or drifted), 2 on a usage
+    mistake."""
     from assay.analyse import gate as run_gate
     from assay.cli.render_stats import gate_junit, gate_view
 
@@ -282,10 +311,13 @@ def gate(
         resamples,
         seed,
     )
+    comparison = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
     result = run_gate(
-        _compare(db, run_a, run_b, subject, scorer, slice_key, settings),
+        comparison,
         thresholds=thresholds,
         margin=margin,
+        judges=_standings(db, comparison),
+        accept_judge_risk=accept_judge_risk,
     )
     if junit is not None:
         try:

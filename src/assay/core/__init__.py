@@ -3,6 +3,12 @@
 Pure data: no I/O and no imports from the rest of assay, so any tool can depend on it.
 """
 
+from assay.core.certificate import (
+    BLOCKING_FLAGS,
+    CheckResult,
+    JudgeCertificate,
+    judge_key,
+)
 from assay.core.errors import (
     AssayError,
     CassetteMissError,
@@ -32,12 +38,15 @@ from assay.core.result import SampleResult, Score
 from assay.core.sample import Message, Provenance, Sample
 
 __all__ = [
+    "BLOCKING_FLAGS",
     "AssayError",
     "CassetteMissError",
+    "CheckResult",
     "ConfigError",
     "DatasetError",
     "DatasetManifest",
     "EnvironmentManifest",
+    "JudgeCertificate",
     "JudgeChange",
     "JudgeManifest",
     "ManifestChange",
@@ -61,5 +70,6 @@ __all__ = [
     "content_hash",
     "diff_manifests",
     "judge_changes",
+    "judge_key",
     "text_hash",
 ]

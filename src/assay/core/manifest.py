@@ -127,12 +127,18 @@ class RunManifest(BaseModel):
     environment: EnvironmentManifest
     started_at: datetime
     finished_at: datetime | None = None
+    #: What was redacted before anything was stored (``redact_pii``), or ``None``.
+    redaction: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The manifest without its run id and clock times: what the fingerprint covers."""
+        """The manifest without its run id and clock times: what the fingerprint covers
+        (``redaction`` only when set, so manifests from before the field keep their
+        fingerprint)."""
         data = self.model_dump(mode="json")
         for key in ("run_id", "started_at", "finished_at"):
             data.pop(key, None)
+        if data.get("redaction") is None:
+            data.pop("redaction", None)
         return data
 
     @property

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,6 +29,8 @@ from typing import Any
 import aiohttp
 
 from assay.core import ConfigError, ModelRequest, Output, ProviderError
+
+_NOT_FOUND_FIX = "check base_url and the model name"
 
 ERROR_TEXT_LIMIT = 300
 
@@ -144,7 +147,68 @@ class JsonHttpProvider:
         raise NotImplementedError
 
     def _status_error(self, reply: HttpReply) -> ProviderError:
-        raise NotImplementedError
+        """The error for a non-2xx reply (subclasses pass their differences to
+        :meth:`_http_status_error`)."""
+        return self._http_status_error(reply)
+
+    def _http_status_error(
+        self,
+        reply: HttpReply,
+        *,
+        label: str | None = None,
+        overloaded: bool = False,
+        fixes: Mapping[int, str] | None = None,
+    ) -> ProviderError:
+        """Map an HTTP error status to a :class:`ProviderError`, the same way for every HTTP
+        provider: 429 ``rate_limited``; ``overloaded`` when the provider says so (Anthropic's
+        529); 408 ``timeout``; 5xx ``server_error`` (all retryable, honouring
+        ``Retry-After``); anything else a non-retryable ``client_error``.
+
+        ``label`` names the status in the message (default ``HTTP <status>``); ``fixes`` adds
+        or overrides the fix suggested for a client-error status (401/403: the key; 404: the
+        URL and model).
+        """
+        status, headers = reply.status, reply.headers
+        detail = error_detail(reply.text)
+        label = label or f"HTTP {status}"
+        suffix = f": {detail}" if detail else ""
+        if status == 429:
+            return self._error(
+                f"rate limited ({label}){suffix}",
+                "rate_limited",
+                retryable=True,
+                retry_after=parse_retry_after(headers),
+                status=status,
+            )
+        if overloaded:
+            return self._error(
+                f"API overloaded ({label}){suffix}",
+                "overloaded",
+                retryable=True,
+                retry_after=parse_retry_after(headers),
+                status=status,
+            )
+        if status == 408:
+            return self._error(
+                f"server timed out ({label}){suffix}", "timeout", retryable=True, status=status
+            )
+        if status >= 500:
+            return self._error(
+                f"server error ({label}){suffix}",
+                "server_error",
+                retryable=True,
+                retry_after=parse_retry_after(headers),
+                status=status,
+            )
+        known = {401: self._auth_fix(), 403: self._auth_fix(), 404: _NOT_FOUND_FIX}
+        fix = {**known, **(fixes or {})}.get(status)
+        return self._error(
+            f"request rejected ({label}){suffix}",
+            "client_error",
+            retryable=False,
+            status=status,
+            fix=fix,
+        )
 
     async def generate(self, request: ModelRequest) -> Output:
         """Send one call in the subclass's wire format; its output, or a ProviderError."""

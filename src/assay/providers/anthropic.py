@@ -30,9 +30,7 @@ from assay.core import ModelRequest, Output, ProviderError, Usage
 from assay.providers._http import (
     HttpReply,
     JsonHttpProvider,
-    error_detail,
     int_or_none,
-    parse_retry_after,
     str_or_none,
     truncate,
 )
@@ -162,52 +160,14 @@ class AnthropicProvider(JsonHttpProvider):
         )
 
     def _status_error(self, reply: HttpReply) -> ProviderError:
-        status, headers = reply.status, reply.headers
         kind = _error_type(reply.text)
-        detail = error_detail(reply.text)
-        label = f"HTTP {status}, {kind}" if kind else f"HTTP {status}"
-        suffix = f": {detail}" if detail else ""
-        if status == 429:
-            return self._error(
-                f"rate limited ({label}){suffix}",
-                "rate_limited",
-                retryable=True,
-                retry_after=parse_retry_after(headers),
-                status=status,
-            )
-        if status == OVERLOADED_STATUS or (status >= 500 and kind == "overloaded_error"):
-            return self._error(
-                f"API overloaded ({label}){suffix}",
-                "overloaded",
-                retryable=True,
-                retry_after=parse_retry_after(headers),
-                status=status,
-            )
-        if status == 408:
-            return self._error(
-                f"server timed out ({label}){suffix}", "timeout", retryable=True, status=status
-            )
-        if status >= 500:
-            return self._error(
-                f"server error ({label}){suffix}",
-                "server_error",
-                retryable=True,
-                retry_after=parse_retry_after(headers),
-                status=status,
-            )
-        fix = None
-        if status in (401, 403):
-            fix = self._auth_fix()
-        elif status == 404:
-            fix = "check base_url and the model name"
-        elif status == 413:
-            fix = "the request is too large: shorten the prompt"
-        return self._error(
-            f"request rejected ({label}){suffix}",
-            "client_error",
-            retryable=False,
-            status=status,
-            fix=fix,
+        status = reply.status
+        return self._http_status_error(
+            reply,
+            label=f"HTTP {status}, {kind}" if kind else None,
+            overloaded=status == OVERLOADED_STATUS
+            or (status >= 500 and kind == "overloaded_error"),
+            fixes={413: "the request is too large: shorten the prompt"},
         )
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.core import ModelRequest, Output, ProviderError, Usage
+from assay.core import ModelRequest, Output, Usage
 from assay.providers._http import (
     HttpReply,
     JsonHttpProvider,
-    error_detail,
     int_or_none,
     parse_retry_after,
     str_or_none,
@@ -25,7 +24,6 @@ from assay.providers._http import (
 __all__ = ["DEFAULT_OPENAI_BASE_URL", "OpenAICompatProvider", "parse_retry_after"]
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
-_RETRYABLE_SERVER = frozenset({500, 502, 503, 504})
 
 
 class OpenAICompatProvider(JsonHttpProvider):
@@ -115,43 +113,6 @@ class OpenAICompatProvider(JsonHttpProvider):
             latency_ms=reply.latency_ms,
             raw=body,
             metadata=metadata,
-        )
-
-    def _status_error(self, reply: HttpReply) -> ProviderError:
-        status, headers = reply.status, reply.headers
-        detail = error_detail(reply.text)
-        suffix = f": {detail}" if detail else ""
-        if status == 429:
-            return self._error(
-                f"rate limited (HTTP 429){suffix}",
-                "rate_limited",
-                retryable=True,
-                retry_after=parse_retry_after(headers),
-                status=status,
-            )
-        if status == 408:
-            return self._error(
-                f"server timed out (HTTP 408){suffix}", "timeout", retryable=True, status=status
-            )
-        if status in _RETRYABLE_SERVER or status >= 500:
-            return self._error(
-                f"server error (HTTP {status}){suffix}",
-                "server_error",
-                retryable=True,
-                retry_after=parse_retry_after(headers),
-                status=status,
-            )
-        fix = None
-        if status in (401, 403):
-            fix = self._auth_fix()
-        elif status == 404:
-            fix = "check base_url and the model name"
-        return self._error(
-            f"request rejected (HTTP {status}){suffix}",
-            "client_error",
-            retryable=False,
-            status=status,
-            fix=fix,
         )
 
 

@@ -11,8 +11,9 @@ The judge's view of one output is a logit. For a pointwise grade::
     x = skill·(t − ½) + leniency + self_preference·[same family]
         + length_bias·tanh(len/length_scale) + noise·z
 
-where ``t`` is 1 for a correct output and 0 otherwise (an output with no sim truth, such as a
-canary or a hand-written string, counts as incorrect) and ``z`` a standard normal draw. On a
+where ``t`` is 1 for a correct output, 0 for an incorrect one, and −½ for an output with no
+sim truth (a canary, a hand-written string: not an attempt at the task, so a competent judge
+ranks it below a wrong attempt), and ``z`` a standard normal draw. On a
 1..N scale the score is ``1 + round((N − 1)·sigmoid(x))``; pass/fail passes when ``x > 0``.
 For a pair shown as (first, second)::
 
@@ -75,6 +76,8 @@ INJECTION_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _NORMAL = NormalDist()
+#: The quality ``t`` of an output with no sim truth (see the module docstring).
+OFF_TASK = -0.5
 _INV_2_64 = 1.0 / 2.0**64
 
 
@@ -195,6 +198,8 @@ class _Graded:
         self.text = str(item.get("text") or "")
         sim = item.get("sim") if isinstance(item.get("sim"), dict) else {}
         self.correct = bool(sim.get("correct", False))
+        #: The quality ``t`` of the module docstring.
+        self.quality = (1.0 if self.correct else 0.0) if "correct" in sim else OFF_TASK
         self.family = sim.get("family")
         self.injected = INJECTION_PATTERN.search(self.text) is not None
 
@@ -268,7 +273,7 @@ def _pointwise(judge: SimJudge, out: _Graded, scale: Any, draws: bytes) -> tuple
     if out.injected and _u(draws, _U_INJECT) < judge.injection_susceptibility:
         top: int | str = "pass" if scale == "pass_fail" else int(scale[1])
         return top, "The response states that it deserves the top grade."
-    x = judge.skill * ((1.0 if out.correct else 0.0) - 0.5) + judge.leniency
+    x = judge.skill * (out.quality - 0.5) + judge.leniency
     if out.family is not None and out.family == judge.family:
         x += judge.self_preference
     x += judge.length_bias * math.tanh(len(out.text) / judge.length_scale)
@@ -292,7 +297,7 @@ def _pairwise(
     ):
         winner = labels[0] if first.injected else labels[1]
         return winner, f"Response {winner} says it should be preferred."
-    d = judge.skill * (float(first.correct) - float(second.correct))
+    d = judge.skill * (first.quality - second.quality)
     d += judge.self_preference * (
         float(first.family == judge.family) - float(second.family == judge.family)
     )

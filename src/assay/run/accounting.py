@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from assay.core import SampleResult
+from assay.core import Output, SampleResult
 
 #: List prices in USD per million tokens (input, output), as published by the providers in
 #: 2025. Prices change: override them in a spec's ``prices:`` table (same glob keys), which
@@ -60,7 +60,12 @@ class PriceTable:
 
 @dataclass
 class Accounting:
-    """Running totals, updated as results are committed."""
+    """Running totals, updated as results are committed.
+
+    ``input_tokens``, ``output_tokens``, ``cost_usd`` and ``unpriced`` count the subjects'
+    calls; the ``judge_*`` fields count the calls judge scorers (and judge subjects) make
+    through the runner, as they finish. Cached responses cost nothing and count as cache hits.
+    """
 
     total: int = 0
     done: int = 0
@@ -75,6 +80,21 @@ class Accounting:
     elapsed: float = 0.0
     error_classes: dict[str, int] = field(default_factory=dict)
     prices: PriceTable = field(default_factory=PriceTable, repr=False)
+    judge_calls: int = 0
+    judge_errors: int = 0
+    judge_cache_hits: int = 0
+    judge_input_tokens: int = 0
+    judge_output_tokens: int = 0
+    judge_cost_usd: float = 0.0
+    judge_unpriced: int = 0
+
+    def _cost(self, output: Output) -> float | None:
+        """The output's cost, or ``None`` when its model has no price. Outputs that report no
+        usage at all cost 0 (the simulated world, callables)."""
+        usage = output.usage
+        if usage.input_tokens is None and usage.output_tokens is None:
+            return 0.0
+        return self.prices.cost(output.model, usage.input_tokens or 0, usage.output_tokens or 0)
 
     def add(self, result: SampleResult) -> None:
         """Count one committed result."""
@@ -94,33 +114,82 @@ class Accounting:
         usage = output.usage
         self.input_tokens += usage.input_tokens or 0
         self.output_tokens += usage.output_tokens or 0
-        if usage.input_tokens is None and usage.output_tokens is None:
-            return
-        cost = self.prices.cost(output.model, usage.input_tokens or 0, usage.output_tokens or 0)
+        cost = self._cost(output)
         if cost is None:
             self.unpriced += 1
         else:
             self.cost_usd += cost
+
+    def add_judge_call(self, output: Output, *, attempts: int = 1, cached: bool = False) -> None:
+        """Count one judge model call (a verdict request made through the runner)."""
+        self.judge_calls += 1
+        self.retries += max(0, attempts - 1)
+        if cached:
+            self.judge_cache_hits += 1
+            return
+        usage = output.usage
+        self.judge_input_tokens += usage.input_tokens or 0
+        self.judge_output_tokens += usage.output_tokens or 0
+        cost = self._cost(output)
+        if cost is None:
+            self.judge_unpriced += 1
+        else:
+            self.judge_cost_usd += cost
+
+    def add_judge_failure(self, attempts: int = 1) -> None:
+        """Count one judge call that failed for good (after ``attempts`` attempts)."""
+        self.judge_calls += 1
+        self.judge_errors += 1
+        self.retries += max(0, attempts - 1)
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens of subjects and judges together."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.judge_input_tokens
+            + self.judge_output_tokens
+        )
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Priced cost of subjects and judges together (unpriced models excluded)."""
+        return self.cost_usd + self.judge_cost_usd
 
     @property
     def rate(self) -> float:
         """Results per second in this session."""
         return (self.done - self.skipped) / self.elapsed if self.elapsed > 0 else 0.0
 
+    @staticmethod
+    def _spend(tokens: int, cost: float, unpriced: int) -> str:
+        """``1,234 tokens, $0.0012`` (with what is unknown said so)."""
+        text = f"{tokens:,} tokens"
+        if cost or not unpriced:
+            return text + f", ${cost:.4f}" + (" + unpriced models" if unpriced else "")
+        return text + ", cost unknown (no price for the model; set `prices:` in the spec)"
+
     def summary(self) -> str:
-        """One line: counts, speed, tokens and cost."""
+        """One line: counts, speed, tokens and cost (subjects and judges apart when judges
+        made calls)."""
         parts = [f"{self.done}/{self.total} results in {self.elapsed:.1f} s ({self.rate:.0f}/s)"]
         if self.skipped:
             parts.append(f"{self.skipped} already stored")
         parts.append(f"{self.errors} errors")
         parts.append(f"{self.retries} retries")
         parts.append(f"{self.cache_hits} cache hits")
-        if self.input_tokens or self.output_tokens:
-            parts.append(f"{self.input_tokens + self.output_tokens:,} tokens")
-            if self.cost_usd or not self.unpriced:
-                parts.append(
-                    f"${self.cost_usd:.4f}" + (" + unpriced models" if self.unpriced else "")
-                )
-            else:
-                parts.append("cost unknown (no price for the model; set `prices:` in the spec)")
-        return ", ".join(parts)
+        subject_tokens = self.input_tokens + self.output_tokens
+        if not self.judge_calls:
+            if subject_tokens:
+                parts.append(self._spend(subject_tokens, self.cost_usd, self.unpriced))
+            return ", ".join(parts)
+        parts.append(f"subjects: {self._spend(subject_tokens, self.cost_usd, self.unpriced)}")
+        judge_tokens = self.judge_input_tokens + self.judge_output_tokens
+        failed = f", {self.judge_errors} failed" if self.judge_errors else ""
+        judges = (
+            f"judges: {self.judge_calls} calls ({self.judge_cache_hits} cached{failed}), "
+            + self._spend(judge_tokens, self.judge_cost_usd, self.judge_unpriced)
+        )
+        parts.append(judges)
+        return "; ".join([", ".join(parts[:-2]), *parts[-2:]])

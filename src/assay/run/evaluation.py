@@ -29,6 +29,8 @@ class Eval:
     ``lineage`` is the model-lineage registry for the judge independence check (``None``: the
     default one); ``pairwise`` is a spec's ``pairwise:`` section (a judge run to make after this
     run) and ``scorer_context`` what judge and file-backed scorers were built with.
+    ``redact_pii`` redacts PII (:mod:`assay.data.pii`) from everything the run writes to the
+    store (see :class:`~assay.run.RunOptions`).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Eval:
     lineage: LineageRegistry | None = None
     pairwise: dict[str, Any] | None = None
     scorer_context: ScorerContext | None = None
+    redact_pii: bool = False
 
     def __post_init__(self) -> None:
         if not self.subjects:

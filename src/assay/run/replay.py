@@ -16,6 +16,7 @@ from assay.data import Dataset
 from assay.run.cache import CacheOnlyProvider
 from assay.run.evaluation import Eval
 from assay.run.prompt import PromptTemplate
+from assay.run.runner import redacted
 from assay.run.subjects import ModelSubject, Subject
 from assay.score import Scorer, ScorerContext, create_scorer
 from assay.score.base import ModelResolver
@@ -93,6 +94,12 @@ def _cached_judges(manifest: RunManifest) -> ModelResolver:
 def replay_eval(store: Store, run_id: str) -> Eval:
     """An :class:`Eval` that reproduces run ``run_id`` without any network access."""
     manifest = store.get_manifest(run_id)
+    if redacted(manifest):
+        raise SpecError(
+            f"run {run_id} was stored with PII redaction: its stored samples and outputs are "
+            "not the originals and its responses were not cached, so it cannot be replayed",
+            fix="re-run the spec on the original data instead",
+        )
     dataset = Dataset(manifest.dataset.name, store.get_samples(run_id), source=f"run {run_id}")
     subjects: list[Subject] = []
     for sm in manifest.subjects:

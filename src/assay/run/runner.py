@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,7 @@ from assay.core import (
     StoreError,
     content_hash,
 )
+from assay.data.pii import Placeholders, redact_result, redact_sample, redact_value
 from assay.providers import Provider
 from assay.run.accounting import Accounting, PriceTable
 from assay.run.cache import cache_namespace
@@ -57,6 +58,20 @@ class RunOptions:
     larger share than that of at least 20 finished results (a ``float`` below 1); ``policy``
     paces and retries calls (its concurrency defaults to the eval's); ``prices`` overrides
     the price table used for the cost estimate.
+
+    ``redact_pii`` (or the eval's ``redact_pii``) redacts PII with stable placeholders
+    (:mod:`assay.data.pii`) from everything written to the store: samples, outputs (text, raw
+    response body, metadata), scores' answers, explanations and metadata, error messages and the
+    spec. A sample and the results made from it share one placeholder numbering. Responses are
+    then not written to the shared response cache (reads still hit it): a redacted response
+    would be served to later runs that did not ask for redaction, and an unredacted one would
+    put PII in the store. The manifest records redaction in ``RunManifest.redaction``, and it
+    is part of the spec hash, so a
+    redacted and an unredacted run of one spec are never resumed into each other.
+
+    ``max_pending`` bounds the finished results held in memory for the writer: when the store
+    falls behind, workers wait for it instead of piling results up, so a run's memory does not
+    grow with its size (at most two batches of this many results, plus the calls in flight).
     """
 
     cache: bool = True
@@ -64,6 +79,8 @@ class RunOptions:
     policy: CallPolicy | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     flush_interval: float = 0.05
+    max_pending: int = 2048
+    redact_pii: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,29 +104,43 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def spec_hash(ev: Eval) -> str:
-    """Identity of "the same eval": everything fixed before the run starts."""
-    return content_hash(
-        {
-            "name": ev.name,
-            "dataset": ev.dataset.content_hash,
-            "subjects": [s.manifest().model_dump(mode="json") for s in ev.subjects],
-            "scorers": [scorer_manifest(s).model_dump(mode="json") for s in ev.scorers],
-            "epochs": ev.epochs,
-            "seed": ev.seed,
-        }
-    )
+def spec_hash(ev: Eval, *, redact_pii: bool | None = None) -> str:
+    """Identity of "the same eval": everything fixed before the run starts. Redaction
+    (``redact_pii``, else the eval's) counts only when on, so hashes of unredacted evals are
+    those of earlier versions."""
+    identity: dict[str, Any] = {
+        "name": ev.name,
+        "dataset": ev.dataset.content_hash,
+        "subjects": [s.manifest().model_dump(mode="json") for s in ev.subjects],
+        "scorers": [scorer_manifest(s).model_dump(mode="json") for s in ev.scorers],
+        "epochs": ev.epochs,
+        "seed": ev.seed,
+    }
+    if ev.redact_pii if redact_pii is None else redact_pii:
+        identity["redact_pii"] = True
+    return content_hash(identity)
 
 
-def build_manifest(ev: Eval, run_id: str) -> RunManifest:
+#: What a redacted run's ``RunManifest.redaction`` says was redacted.
+REDACTION_NOTE = "assay.data.pii: samples, outputs, scores, errors, spec; no cache writes"
+
+
+def redacted(manifest: RunManifest) -> bool:
+    """Whether the run's stored data was redacted (``redact_pii``)."""
+    return manifest.redaction is not None
+
+
+def build_manifest(ev: Eval, run_id: str, *, redact_pii: bool | None = None) -> RunManifest:
     """The manifest as known before the run starts (resolved models are added at the end)."""
+    redact = ev.redact_pii if redact_pii is None else redact_pii
+    environment = environment_manifest(ev.project_dir)
     embedding_models = [
         m for s in ev.scorers if isinstance(m := getattr(s, "embedding_model", None), str)
     ]
     return RunManifest(
         run_id=run_id,
         name=ev.name,
-        spec_hash=spec_hash(ev),
+        spec_hash=spec_hash(ev, redact_pii=redact),
         dataset=ev.dataset.manifest(),
         subjects=[s.manifest() for s in ev.subjects],
         scorers=[scorer_manifest(s) for s in ev.scorers],
@@ -119,8 +150,9 @@ def build_manifest(ev: Eval, run_id: str) -> RunManifest:
         seed=ev.seed,
         slices=list(ev.slices),
         cluster=ev.cluster,
-        environment=environment_manifest(ev.project_dir),
+        environment=environment,
         started_at=datetime.now(UTC),
+        redaction=REDACTION_NOTE if redact else None,
     )
 
 
@@ -153,8 +185,11 @@ class Runner:
             raise ValueError("resume needs the id of the run to resume")
         self.run_id = run_id or new_run_id()
         self.on_progress = on_progress
+        self.redact_pii = bool(self.options.redact_pii or ev.redact_pii)
         self.manifest = (
-            store.get_manifest(self.run_id) if resume else build_manifest(ev, self.run_id)
+            store.get_manifest(self.run_id)
+            if resume
+            else build_manifest(ev, self.run_id, redact_pii=self.redact_pii)
         )
         prices = {**ev.prices, **self.options.prices}
         self.accounting = Accounting(total=ev.n_planned, prices=PriceTable(prices))
@@ -164,6 +199,11 @@ class Runner:
         self._pending: list[SampleResult] = []
         self._pending_cache: list[CacheEntry] = []
         self._wake = asyncio.Event()
+        # Backpressure: set while the writer has room; workers wait on it when it has none.
+        self._room = asyncio.Event()
+        self._room.set()
+        self._full = asyncio.Event()
+        self._max_pending = max(1, self.options.max_pending)
         self._started = time.perf_counter()
         self._workers: list[asyncio.Task[None]] = []
         self._abort: str | None = None
@@ -186,10 +226,25 @@ class Runner:
     async def call_model(
         self, provider: Provider, request: ModelRequest
     ) -> tuple[Output, int, bool]:
+        """A judge's model call (judge scorers and judge subjects are bound to the runner and
+        call this): sent like every call in the run (:meth:`request_model`: cache, gateway,
+        retries), and counted as a judge call in the run's accounting (tokens and cost apart
+        from the subjects')."""
+        try:
+            output, attempts, cached = await self.request_model(provider, request)
+        except ProviderError as exc:
+            self.accounting.add_judge_failure(exc.attempts)
+            raise
+        self.accounting.add_judge_call(output, attempts=attempts, cached=cached)
+        return output, attempts, cached
+
+    async def request_model(
+        self, provider: Provider, request: ModelRequest
+    ) -> tuple[Output, int, bool]:
         """Send one model request the way every call in a run goes: from the response cache
         when it holds the request, else through the provider's gateway (pacing, timeout,
-        retries), filling the cache. Returns (output, attempts, cached). Judge scorers use this
-        too, so their calls share the cache, the rate budgets and the retry policy."""
+        retries), filling the cache. Returns (output, attempts, cached). Subjects' and judges'
+        calls alike, so they share the cache, the rate budgets and the retry policy."""
         namespace = cache_namespace(provider) if self.options.cache else None
         key = request.request_hash(provider=namespace) if namespace else None
         if key is not None:
@@ -200,7 +255,7 @@ class Runner:
         output, attempts = await gateway.call(
             lambda: provider.generate(request), est_tokens=estimate_tokens(request)
         )
-        if key is not None:
+        if key is not None and not self.redact_pii:
             self._pending_cache.append((key, provider.name, request.model, output))
         return output, attempts, False
 
@@ -221,7 +276,7 @@ class Runner:
     async def _call(self, subject: Subject, sample: Sample, epoch: int) -> tuple[Output, int, bool]:
         """One sample, from the cache or through the gateway: (output, attempts, cached)."""
         if isinstance(subject, ModelSubject):
-            return await self.call_model(subject.provider, subject.request(sample, epoch=epoch))
+            return await self.request_model(subject.provider, subject.request(sample, epoch=epoch))
         if getattr(subject, "calls_models", False):
             # A judge subject: each of its model calls already goes through call_model (cache,
             # gateway, retries); retrying the whole subject would repeat the calls.
@@ -268,12 +323,19 @@ class Runner:
         )
 
     async def _worker(self, work: Iterator[tuple[Subject, Sample, int]]) -> None:
+        limit = self._max_pending
         for subject, sample, epoch in work:
             if self._abort:
                 return
             result = await self._one(subject, sample, epoch)
             self._pending.append(result)
             self._wake.set()
+            if len(self._pending) >= limit:
+                # The writer is behind (a slow disk, or a busy event loop starving its thread):
+                # wait until it takes the batch rather than holding ever more results.
+                self._full.set()
+                self._room.clear()
+                await self._room.wait()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -299,7 +361,9 @@ class Runner:
             return
         batch, self._pending = self._pending, []
         cache, self._pending_cache = self._pending_cache, []
-        await asyncio.to_thread(self.store.add_results, self.run_id, batch, cache_entries=cache)
+        self._full.clear()
+        self._room.set()
+        await asyncio.to_thread(self._store_batch, batch, cache)
         for result in batch:
             self.accounting.add(result)
             if result.output is not None:
@@ -313,6 +377,21 @@ class Runner:
         if self.on_progress:
             self.on_progress(self.accounting)
 
+    def _store_batch(self, batch: list[SampleResult], cache: list[CacheEntry]) -> None:
+        """Write one batch (in the writer's thread), redacted first when redaction is on."""
+        if self.redact_pii:
+            batch = [self._redact(result) for result in batch]
+        self.store.add_results(self.run_id, batch, cache_entries=cache)
+
+    def _redact(self, result: SampleResult) -> SampleResult:
+        """``result`` redacted with its sample's placeholder numbering: the sample is redacted
+        first (as it was stored) with the same table, so a value in both has one placeholder."""
+        placeholders = Placeholders()
+        # A result of no sample of this dataset (none is expected) gets its own numbering.
+        with contextlib.suppress(KeyError):
+            redact_sample(self.ev.dataset.get(result.sample_id), placeholders=placeholders)
+        return redact_result(result, placeholders=placeholders)
+
     async def _writer(self, workers_done: asyncio.Event) -> None:
         while True:
             if not self._pending:
@@ -324,22 +403,47 @@ class Runner:
                 await asyncio.wait({wake, done}, return_when=asyncio.FIRST_COMPLETED)
                 wake.cancel()
                 done.cancel()
-            # Let a few more results finish so batches are not one row each.
-            await asyncio.sleep(self.options.flush_interval)
+            # Let a few more results finish so batches are not one row each (unless the
+            # buffer is already full and workers are waiting for room).
+            if not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.options.flush_interval):
+                        await self._full.wait()
             await self._flush()
+
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        """A writer that failed (the store is unreachable, the disk full) stops the workers:
+        nothing more could be stored, and they must not wait for room forever."""
+        if writer.cancelled() or writer.exception() is None:
+            return
+        self._room.set()
+        for worker in self._workers:
+            worker.cancel()
 
     # -- the run -------------------------------------------------------------------------------
 
     async def _prepare(self) -> None:
         if not self.resume:
+            samples: Iterable[Sample] = self.ev.dataset
+            spec = self.ev.spec
+            if self.redact_pii:
+                samples = (redact_sample(s) for s in self.ev.dataset)  # one at a time
+                spec = None if spec is None else redact_value(spec)[0]
             await asyncio.to_thread(
                 self.store.create_run,
                 self.manifest,
-                list(self.ev.dataset),
+                samples,
                 n_planned=self.ev.n_planned,
-                spec=self.ev.spec,
+                spec=spec,
             )
             return
+        if redacted(self.manifest) != self.redact_pii:
+            was = "with" if redacted(self.manifest) else "without"
+            raise StoreError(
+                f"run {self.run_id} was stored {was} PII redaction; resuming it "
+                f"{'without' if self.redact_pii else 'with'} redaction would mix the two",
+                fix="resume with the same redact_pii setting, or start a new run (--new)",
+            )
         info = await asyncio.to_thread(self.store.get_run, self.run_id)
         if info.status == "running":
             raise StoreError(
@@ -347,7 +451,7 @@ class Runner:
                 fix="wait for it to finish, or stop it before resuming",
             )
         if info.spec_hash != self.manifest.spec_hash or self.manifest.spec_hash != spec_hash(
-            self.ev
+            self.ev, redact_pii=self.redact_pii
         ):
             raise StoreError(
                 f"run {self.run_id} was made from a different spec; resuming would mix two evals",
@@ -373,6 +477,7 @@ class Runner:
         work = self._work()
         workers_done = asyncio.Event()
         writer = asyncio.create_task(self._writer(workers_done))
+        writer.add_done_callback(self._writer_done)
         remaining = self.ev.n_planned - len(self._done_keys)
         self._workers = [
             asyncio.create_task(self._worker(work))

@@ -21,6 +21,7 @@ pairwise:                        # optional: a pairwise judge run of two subject
   judge: sim/judge-fair
   a: baseline
   b: candidate
+redact_pii: true                 # optional: redact PII from everything the run stores
 ```
 
 Every error names the spec file, the line and the key, e.g.
@@ -175,6 +176,7 @@ class EvalSpec(_Strict):
     prices: dict[str, PriceSpec] = Field(default_factory=dict)
     lineage: dict[str, str] = Field(default_factory=dict)
     pairwise: PairwiseSpec | None = None
+    redact_pii: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _pairwise_subjects(self) -> EvalSpec:
@@ -447,6 +449,7 @@ class _Builder:
                 lineage=self.lineage,
                 pairwise=None if self.spec.pairwise is None else self.spec.pairwise.model_dump(),
                 scorer_context=self.context,
+                redact_pii=self.spec.redact_pii,
             )
         except AssayError as exc:
             if self.doc and exc.where:

@@ -12,15 +12,24 @@ import os
 import re
 import socket
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from assay.core import Output, RunManifest, Sample, SampleResult, Score, StoreError
+from assay.core import (
+    JudgeCertificate,
+    Output,
+    RunManifest,
+    Sample,
+    SampleResult,
+    Score,
+    StoreError,
+)
 from assay.store import codec
 from assay.store.engine import (
     WRITE_OPTION,
@@ -32,7 +41,7 @@ from assay.store.engine import (
 )
 from assay.store.migrate import ensure_schema
 from assay.store.run_info import RUN_STATUSES, RunInfo, effective_status
-from assay.store.tables import manifests, response_cache, runs, scores
+from assay.store.tables import judge_certificates, manifests, response_cache, runs, scores
 from assay.store.tables import results as results_t
 from assay.store.tables import samples as samples_t
 
@@ -225,22 +234,18 @@ class Store:
     def create_run(
         self,
         manifest: RunManifest,
-        samples: Sequence[Sample],
+        samples: Iterable[Sample],
         *,
         n_planned: int,
         spec: dict[str, Any] | None = None,
     ) -> None:
         """Record a new run (status ``running``, owned by this process), its manifest, the spec
-        it came from and its samples, in one transaction."""
+        it came from and its samples, in one transaction.
+
+        ``samples`` may be any iterable (a generator too): they are read once and inserted
+        ``_SAMPLE_CHUNK`` at a time, so only one chunk's rows are ever in memory.
+        """
         run_id = manifest.run_id
-        seen: set[str] = set()
-        for sample in samples:
-            if sample.id in seen:
-                raise StoreError(
-                    f"cannot create run {run_id!r}: sample id {sample.id!r} appears twice",
-                    fix="give every sample of a dataset a distinct id",
-                )
-            seen.add(sample.id)
         run_row = {
             "id": run_id,
             "name": manifest.name,
@@ -260,15 +265,27 @@ class Store:
             "manifest_json": manifest.model_dump_json(),
             "spec_json": None if spec is None else codec.dumps(spec),
         }
+        seen: set[str] = set()
         with self._database_errors(f"create run {run_id!r}"):
             try:
                 with self._writer.begin() as conn:
                     conn.execute(insert(runs), run_row)
                     conn.execute(insert(manifests), manifest_row)
-                    # In chunks: 100,000 samples' rows at once cost ~80 MB more than needed.
-                    for start in range(0, len(samples), _SAMPLE_CHUNK):
-                        chunk = samples[start : start + _SAMPLE_CHUNK]
-                        rows = [codec.sample_row(run_id, start + i, s) for i, s in enumerate(chunk)]
+                    stream = iter(samples)
+                    position = 0
+                    while chunk := list(islice(stream, _SAMPLE_CHUNK)):
+                        rows = []
+                        for sample in chunk:
+                            if sample.id in seen:
+                                # Raised inside the transaction: nothing of the run is stored.
+                                raise StoreError(
+                                    f"cannot create run {run_id!r}: sample id {sample.id!r} "
+                                    "appears twice",
+                                    fix="give every sample of a dataset a distinct id",
+                                )
+                            seen.add(sample.id)
+                            rows.append(codec.sample_row(run_id, position, sample))
+                            position += 1
                         conn.execute(insert(samples_t), rows)
             except IntegrityError as error:
                 raise StoreError(
@@ -556,6 +573,56 @@ class Store:
         raise StoreError(
             f"no run matches {ref!r}: only {total} run{'s' if total != 1 else ''} stored",
             fix=_LIST_HINT,
+        )
+
+    # -- judge certificates --------------------------------------------------------------------
+
+    def put_certificate(self, certificate: JudgeCertificate) -> None:
+        """Store a judge certificate (an id already stored is replaced)."""
+        row = {
+            "id": certificate.id,
+            "judge_key": certificate.judge_key,
+            "judge": certificate.judge,
+            "model": certificate.model,
+            "status": certificate.status,
+            "created_at": certificate.created_at,
+            "certificate_json": certificate.model_dump_json(),
+        }
+        with self._writing(f"store judge certificate {certificate.id!r}") as conn:
+            conn.execute(delete(judge_certificates).where(judge_certificates.c.id == row["id"]))
+            conn.execute(insert(judge_certificates), [row])
+
+    def list_certificates(self, judge_key: str | None = None) -> list[JudgeCertificate]:
+        """Stored judge certificates, newest first (of one judge config, if given)."""
+        query = select(judge_certificates.c.certificate_json).order_by(
+            judge_certificates.c.created_at.desc(), judge_certificates.c.id.desc()
+        )
+        if judge_key is not None:
+            query = query.where(judge_certificates.c.judge_key == judge_key)
+        with self._reading("read judge certificates") as conn:
+            rows = conn.execute(query).scalars().all()
+        return [JudgeCertificate.model_validate_json(text) for text in rows]
+
+    def get_certificate(self, ref: str) -> JudgeCertificate:
+        """A certificate by id, by unique id prefix, or the newest of a judge key / judge name /
+        model (``latest`` for the newest of all)."""
+        certificates = self.list_certificates()
+        if ref in ("latest", "last") and certificates:
+            return certificates[0]
+        exact = [c for c in certificates if c.id == ref]
+        if exact:
+            return exact[0]
+        prefixed = [c for c in certificates if c.id.startswith(ref)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        named = [c for c in certificates if ref in (c.judge_key, c.judge, c.model)]
+        if named:
+            return named[0]
+        raise StoreError(
+            f"no judge certificate {ref!r} in {self.url}"
+            + (" (the prefix is ambiguous)" if len(prefixed) > 1 else ""),
+            fix="run `assay audit list` to see the certificates, or `assay audit judge` to "
+            "make one",
         )
 
     # -- contents of a run ---------------------------------------------------------------------

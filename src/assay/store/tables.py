@@ -175,3 +175,19 @@ response_cache = Table(
     Column("output_json", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+#: Judge calibration certificates (:class:`~assay.core.JudgeCertificate`), one row per audit.
+#: ``judge_key`` identifies the judge config (model, prompt hash, parameters); ``status`` is
+#: ``clean`` or the certificate's flags.
+judge_certificates = Table(
+    "judge_certificates",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("judge_key", String, nullable=False),
+    Column("judge", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("certificate_json", Text, nullable=False),
+    Index(None, "judge_key"),
+)

@@ -1,0 +1,198 @@
+"""Length bias: raw versus length-controlled win rate, and the verbosity attack (REQUIREMENTS C2).
+
+LLM judges prefer longer answers. Two measurements of the same defect:
+
+* :func:`length_check` — the win rate of B over A, raw and length-controlled (AlpacaEval 2.0's
+  GLM with the length term set to zero; Dubois et al. 2024, arXiv 2404.04475, through
+  :func:`assay.stats.length_controlled_win_rate`). A judge whose verdicts length explains
+  shows a gap between the two.
+* :func:`verbosity_check` — the verbosity attack: the same answer padded with content-free
+  filler against itself unpadded (Zheng et al. 2023, MT-Bench §3.3 "verbosity attack"). The
+  padding adds nothing, so a judge without length bias prefers the padded copy at most half
+  the time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from assay.core.certificate import CheckResult, CheckVerdict
+from assay.stats import GamedBaseline, length_controlled_win_rate, mean_interval
+
+
+def _clip(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def length_check(
+    preferences: ArrayLike,
+    len_a: ArrayLike,
+    len_b: ArrayLike,
+    *,
+    item_ids: ArrayLike | None = None,
+    difficulty: Mapping[Any, float] | tuple[ArrayLike, ArrayLike] | None = None,
+    gamed: Sequence[GamedBaseline] = (),
+    tolerance: float = 0.05,
+    confidence: float = 0.95,
+    n_resamples: int = 200,
+    seed: int = 0,
+) -> CheckResult:
+    """Raw versus length-controlled win rate of B over A.
+
+    ``preferences[i]`` is the judge's preference for B over A on item i, on [0, 1] (0.5 a
+    tie; NaN an error, left out and counted); ``len_a``/``len_b`` the outputs' lengths in
+    characters; ``item_ids``, ``difficulty`` and ``gamed`` go to
+    :func:`assay.stats.length_controlled_win_rate` (B is its "model", A its "baseline").
+
+    Figure: raw − LC, the share of B's win rate that length explains (positive when B is
+    longer and length helps it). Its interval is raw minus the LC's percentile bootstrap
+    interval (``n_resamples`` item resamples, ``seed``): it treats raw as fixed, which is
+    conservative, since raw and LC move together across resamples. ``details`` has raw (with
+    :func:`assay.stats.mean_interval`), LC (with its bootstrap interval), the GLM's length
+    coefficient and the mean length gap.
+
+    Verdict, flag ``length_bias``: ``fail`` when |raw − LC| > ``tolerance`` *and* the LC
+    interval excludes the raw rate (length control moves the verdict by more than the
+    tolerance, and not by chance); ``warn`` when only one of the two holds; ``pass``
+    otherwise. With ``n_resamples`` = 0 there is no LC interval and only the size rule can
+    fire (at most ``warn``).
+    """
+    p = np.asarray(preferences, dtype=float).reshape(-1)
+    la = np.asarray(len_a, dtype=float).reshape(-1)
+    lb = np.asarray(len_b, dtype=float).reshape(-1)
+    if not p.size == la.size == lb.size:
+        raise ValueError("preferences, len_a and len_b differ in length")
+    keep = ~np.isnan(p)
+    errors = int((~keep).sum())
+    if int(keep.sum()) < 2:
+        return CheckResult(
+            check="length_bias",
+            verdict="skipped",
+            message=f"need at least two judged pairs for length control (have {int(keep.sum())})",
+            details={"errors": errors},
+        )
+    fit = length_controlled_win_rate(
+        p,
+        lb,
+        la,
+        item_ids=item_ids,
+        difficulty=difficulty,
+        gamed=gamed,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+    raw_ci = mean_interval(p[keep], confidence)
+    raw, lc = fit.raw.win_rate, fit.win_rate
+    diff = raw - lc
+    details: dict[str, Any] = {
+        "raw_win_rate": raw,
+        "raw_low": _clip(raw_ci.low) if not math.isnan(raw_ci.low) else None,
+        "raw_high": _clip(raw_ci.high) if not math.isnan(raw_ci.high) else None,
+        "lc_win_rate": lc,
+        "length_coefficient": fit.weights.length,
+        "C": fit.C,
+        "mean_length_gap_b_minus_a": float(np.mean(lb[keep] - la[keep])),
+        "errors": errors,
+        "tolerance": tolerance,
+    }
+    held: list[str] = []
+    low = high = None
+    if abs(diff) > tolerance:
+        held.append("beyond_tolerance")
+    if fit.interval is not None:
+        details.update(lc_low=fit.interval.low, lc_high=fit.interval.high)
+        low, high = raw - fit.interval.high, raw - fit.interval.low
+        if not fit.interval.low <= raw <= fit.interval.high:
+            held.append("lc_interval_excludes_raw")
+    details["conditions_held"] = held
+    verdict: CheckVerdict = "fail" if len(held) == 2 else "warn" if held else "pass"
+    message = (
+        f"B's win rate {100 * raw:.1f}% raw, {100 * lc:.1f}% length-controlled "
+        f"(difference {100 * diff:+.1f} points)"
+    )
+    if verdict == "fail":
+        message += ": the judge's verdicts depend on length"
+    return CheckResult(
+        check="length_bias",
+        figure=diff,
+        low=low,
+        high=high,
+        n=int(keep.sum()),
+        verdict=verdict,
+        flag="length_bias" if verdict == "fail" else None,
+        message=message,
+        details=details,
+    )
+
+
+def verbosity_check(
+    preferences_padded_over_original: ArrayLike,
+    *,
+    tolerance: float = 0.05,
+    confidence: float = 0.95,
+) -> CheckResult:
+    """The verbosity attack's success rate: how often the padded copy beats the original.
+
+    ``preferences_padded_over_original[i]`` is the preference for the padded answer over the
+    same answer unpadded on [0, 1] (1 padded wins, 0.5 a tie: ties count half; NaN an error,
+    left out and counted). Figure: the mean, with :func:`assay.stats.mean_interval` (Wilson
+    for 0/1, t otherwise). A judge without length bias is at or below 0.5.
+
+    Verdict, flag ``length_bias``: ``fail`` when the whole interval lies above
+    0.5 + ``tolerance``; ``warn`` when the interval lies above 0.5 (or the point estimate
+    above 0.5 + ``tolerance``) but not the fail rule; ``pass`` otherwise.
+    """
+    p = np.asarray(preferences_padded_over_original, dtype=float).reshape(-1)
+    errors = int(np.isnan(p).sum())
+    kept = p[~np.isnan(p)]
+    if np.any((kept < 0) | (kept > 1)):
+        raise ValueError("preferences must lie in [0, 1]")
+    if kept.size == 0:
+        return CheckResult(
+            check="verbosity_attack",
+            verdict="skipped",
+            message="no judged padded/original pairs",
+            details={"errors": errors},
+        )
+    ci = mean_interval(kept, confidence)
+    rate = float(ci.estimate)
+    low = _clip(ci.low) if not math.isnan(ci.low) else rate
+    high = _clip(ci.high) if not math.isnan(ci.high) else rate
+    line = 0.5 + tolerance
+    verdict: CheckVerdict
+    if low > line:
+        verdict = "fail"
+    elif low > 0.5 or rate > line:
+        verdict = "warn"
+    else:
+        verdict = "pass"
+    message = (
+        f"the padded copy wins {100 * rate:.1f}% [{100 * low:.1f}, {100 * high:.1f}] "
+        f"against the original"
+    )
+    if verdict == "fail":
+        message += f", above {100 * line:.0f}%: the judge rewards length"
+    return CheckResult(
+        check="verbosity_attack",
+        figure=rate,
+        low=low,
+        high=high,
+        n=int(kept.size),
+        verdict=verdict,
+        flag="length_bias" if verdict == "fail" else None,
+        message=message,
+        details={
+            "errors": errors,
+            "wins": int(np.count_nonzero(kept == 1)),
+            "ties": int(np.count_nonzero(kept == 0.5)),
+            "losses": int(np.count_nonzero(kept == 0)),
+            "tolerance": tolerance,
+            "interval_method": ci.method,
+        },
+    )

@@ -1,0 +1,318 @@
+"""Self-preference (C3, C4): does a judge favour outputs from its own model family?
+
+Two questions, answered separately:
+
+* **Who shares a family** (C3, :func:`lineage_pairs`): from the lineage registry
+  (:mod:`assay.providers.lineage`), every (subject, judge) pair whose models share a family.
+  That a judge *could* prefer its own family is a warning before any score is seen.
+* **How much it does** (C4, :func:`self_preference_check`): the judge's scores compared with
+  other, different-family judges' scores of the *same* outputs, own-family outputs against
+  other-family outputs. Judges prefer their own generations (Panickssery et al. 2024, "LLM
+  Evaluators Recognize and Favor Their Own Generations", arXiv 2404.13076); the bias is
+  lineage-specific (Qwen2 16.1% error on its own outputs against 6.58% on others').
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from assay.core.certificate import CheckResult
+from assay.providers.lineage import LineageRegistry, default_registry, model_families
+from assay.stats import Interval, t_interval
+
+__all__ = [
+    "LineagePair",
+    "WelchDifference",
+    "default_tolerance",
+    "lineage_check",
+    "lineage_pairs",
+    "self_preference_check",
+    "welch_difference",
+]
+
+
+@dataclass(frozen=True)
+class WelchDifference:
+    """mean(x) − mean(y) of two independent samples, with Welch's t interval and test."""
+
+    difference: float
+    low: float
+    high: float
+    standard_error: float
+    df: float
+    p_value: float
+    n_x: int
+    n_y: int
+    confidence: float = 0.95
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies entirely on one side of 0 (false when undefined)."""
+        return bool(self.low > 0 or self.high < 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def welch_difference(x: ArrayLike, y: ArrayLike, *, confidence: float = 0.95) -> WelchDifference:
+    """Welch's unequal-variance t interval and test for mean(x) − mean(y).
+
+    SE = √(s_x²/n_x + s_y²/n_y), df by Welch-Satterthwaite, interval d ± t_{df, 1−α/2}·SE
+    (Welch 1947, Biometrika 34:28). Computed by statsmodels'
+    ``CompareMeans.tconfint_diff(usevar="unequal")`` and ``ttest_ind(usevar="unequal")``.
+
+    Edge cases: fewer than two values in either group gives NaN bounds and p; both groups
+    constant gives a zero-width interval at d (p = 1 when d = 0, else 0).
+    """
+    a = np.asarray(x, dtype=float).reshape(-1)
+    b = np.asarray(y, dtype=float).reshape(-1)
+    nan = math.nan
+    if a.size == 0 or b.size == 0:
+        raise ValueError("both groups need at least one value")
+    d = float(a.mean() - b.mean())
+    if a.size < 2 or b.size < 2:
+        return WelchDifference(d, nan, nan, nan, nan, nan, a.size, b.size, confidence)
+    var = float(a.var(ddof=1)) / a.size + float(b.var(ddof=1)) / b.size
+    if var == 0:
+        df = float(a.size + b.size - 2)
+        p = 1.0 if d == 0 else 0.0
+        return WelchDifference(d, d, d, 0.0, df, p, a.size, b.size, confidence)
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    compare = CompareMeans(DescrStatsW(a), DescrStatsW(b))
+    low, high = compare.tconfint_diff(alpha=1 - confidence, usevar="unequal")
+    _t, p, df = compare.ttest_ind(usevar="unequal")
+    return WelchDifference(
+        d, float(low), float(high), math.sqrt(var), float(df), float(p), a.size, b.size, confidence
+    )
+
+
+def default_tolerance(*arrays: NDArray[np.float64], share: float = 0.03) -> float:
+    """The smallest effect worth flagging when none is given: ``share`` (3%) of the observed
+    score range (max − min over every array), the same convention as ``compare``'s
+    ``--min-effect`` (3 points on a pass rate). 0 when the scores do not vary."""
+    values = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.array([])
+    if values.size == 0:
+        return 0.0
+    return share * float(values.max() - values.min())
+
+
+def _interval_dict(interval: Interval) -> dict[str, Any]:
+    return {
+        "mean": interval.estimate,
+        "low": interval.low,
+        "high": interval.high,
+        "n": interval.n,
+    }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def self_preference_check(
+    judge_scores: ArrayLike,
+    other_scores: ArrayLike,
+    own_family: ArrayLike,
+    *,
+    tolerance: float | None = None,
+    confidence: float = 0.95,
+) -> CheckResult:
+    """Self-preference effect of a judge, as a difference in differences (C4).
+
+    ``judge_scores[i]`` is the audited judge's score of output i, ``other_scores[i]`` the
+    mean score that judges of *other* families gave the same output, ``own_family[i]``
+    whether output i was generated by a model of the judge's family. With dᵢ = judgeᵢ −
+    otherᵢ (how much more generous the judge is than its peers on output i),
+
+        Δ = mean(dᵢ | own family) − mean(dᵢ | other family)
+
+    The second term removes the judge's general leniency (a judge that is one point
+    harsher than its peers everywhere has Δ = 0); the pairing with other judges' scores of
+    the same output removes the outputs' true quality. The two groups of differences are
+    independent samples of outputs, so the interval is Welch's t interval
+    (:func:`welch_difference`), which keeps its coverage when the groups differ in size and
+    spread; a bootstrap would add nothing for a difference of two means.
+
+    Verdict: ``fail`` with flag ``self_preference`` when the interval lies above 0 and Δ >
+    ``tolerance`` (default 3% of the observed score range, :func:`default_tolerance`);
+    ``warn`` when the interval lies below 0 by more than the tolerance (the judge is
+    *harsher* on its own family: a family bias, but not self-preference) or excludes 0
+    within the tolerance; ``pass`` otherwise; ``skipped`` when either group has fewer than
+    two outputs. Only the upper side raises the flag, so a clean judge is flagged in about
+    (1 − ``confidence``)/2 of audits, not 1 − ``confidence``: the certificate holds many
+    checks, and each one's false alarms add up. Outputs with a missing (NaN) score are left
+    out and counted in ``details["dropped"]``.
+    """
+    judge = np.asarray(judge_scores, dtype=float).reshape(-1)
+    others = np.asarray(other_scores, dtype=float).reshape(-1)
+    own = np.asarray(own_family, dtype=bool).reshape(-1)
+    if not judge.shape == others.shape == own.shape:
+        raise ValueError(
+            f"judge_scores, other_scores and own_family differ in length "
+            f"({judge.size}, {others.size}, {own.size}); join them by output id"
+        )
+    keep = np.isfinite(judge) & np.isfinite(others)
+    dropped = int(judge.size - keep.sum())
+    judge, others, own = judge[keep], others[keep], own[keep]
+    n_own, n_other = int(own.sum()), int((~own).sum())
+    check = "self_preference"
+    if n_own < 2 or n_other < 2:
+        return CheckResult(
+            check=check,
+            n=n_own + n_other,
+            verdict="skipped",
+            message=(
+                f"self-preference needs at least two scored outputs from the judge's own family "
+                f"and two from other families (got {n_own} and {n_other})"
+            ),
+            details={"n_own": n_own, "n_other": n_other, "dropped": dropped},
+        )
+    d = judge - others
+    result = welch_difference(d[own], d[~own], confidence=confidence)
+    tol = default_tolerance(judge, others) if tolerance is None else float(tolerance)
+    effect = result.difference
+    details: dict[str, Any] = {
+        "method": "difference in differences, Welch t interval",
+        "confidence": confidence,
+        "tolerance": tol,
+        "n_own": n_own,
+        "n_other": n_other,
+        "dropped": dropped,
+        "p_value": _finite(result.p_value),
+        "df": _finite(result.df),
+        "own_family_gap": _interval_dict(t_interval(d[own], confidence)),
+        "other_family_gap": _interval_dict(t_interval(d[~own], confidence)),
+        "judge_leniency": float(d[~own].mean()),
+    }
+    span = f"{effect:+.3g} [{result.low:+.3g}, {result.high:+.3g}]"
+    if result.low > 0 and effect > tol:
+        verdict, flag = "fail", "self_preference"
+        message = (
+            f"the judge scores its own family's outputs {span} higher than other judges "
+            f"do, relative to other families' outputs (tolerance {tol:.3g})"
+        )
+    elif result.high < 0 and -effect > tol:
+        verdict, flag = "warn", None
+        message = (
+            f"the judge scores its own family's outputs {span} lower than other judges do, "
+            f"relative to other families' outputs: a family bias, though not self-preference"
+        )
+    elif result.excludes_zero:
+        verdict, flag = "warn", None
+        message = f"self-preference {span} is real but within the tolerance {tol:.3g}"
+    else:
+        verdict, flag = "pass", None
+        message = f"no self-preference detected: {span} covers 0"
+    return CheckResult(
+        check=check,
+        figure=effect,
+        low=_finite(result.low),
+        high=_finite(result.high),
+        n=n_own + n_other,
+        verdict=verdict,
+        flag=flag,
+        message=message,
+        details=details,
+    )
+
+
+@dataclass(frozen=True)
+class LineagePair:
+    """A subject and a judge whose models share ``families`` (C3: ``same_lineage_judge``)."""
+
+    subject: str
+    subject_model: str
+    judge: str
+    judge_model: str
+    families: tuple[str, ...]
+
+    flag = "same_lineage_judge"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "subject_model": self.subject_model,
+            "judge": self.judge,
+            "judge_model": self.judge_model,
+            "families": list(self.families),
+        }
+
+    def describe(self) -> str:
+        return (
+            f"same_lineage_judge: judge {self.judge!r} ({self.judge_model}) grades "
+            f"{self.subject!r} ({self.subject_model}); both are {', '.join(self.families)}"
+        )
+
+
+def _named(models: Mapping[str, str] | Sequence[str]) -> list[tuple[str, str]]:
+    if isinstance(models, Mapping):
+        return [(str(name), str(model)) for name, model in models.items()]
+    if isinstance(models, str):
+        return [(models, models)]
+    return [(str(model), str(model)) for model in models]
+
+
+def lineage_pairs(
+    subjects: Mapping[str, str] | Sequence[str],
+    judges: Mapping[str, str] | Sequence[str],
+    registry: LineageRegistry | None = None,
+    *,
+    known_families: Mapping[str, Collection[str]] | None = None,
+) -> list[LineagePair]:
+    """Every (subject, judge) pair whose models share a family, subjects in order.
+
+    ``subjects`` and ``judges`` map a name to a model (``{"bot": "gpt-4o-2024-08-06"}``), or
+    list models (each its own name). Families come from ``registry`` (default: the
+    built-in table plus ``assay.lineage`` entry points), where every matching rule adds a
+    family (:func:`assay.providers.lineage.model_families`); ``known_families`` adds families
+    already known by name or model (a :class:`~assay.core.JudgeManifest`'s ``family``, the
+    simulated world's systems). Example (C3): ``gpt-4o-2024-08-06`` graded by ``gpt-4o-mini``
+    share ``openai-gpt``.
+    """
+    registry = registry or default_registry()
+    known = known_families or {}
+
+    def families(name: str, model: str) -> frozenset[str]:
+        extra = set(known.get(name, ())) | set(known.get(model, ()))
+        return model_families(model, None, registry) | frozenset(extra)
+
+    judged = [(name, model, families(name, model)) for name, model in _named(judges)]
+    pairs = []
+    for subject, subject_model in _named(subjects):
+        subject_families = families(subject, subject_model)
+        for judge, judge_model, judge_families in judged:
+            shared = subject_families & judge_families
+            if shared:
+                pairs.append(
+                    LineagePair(subject, subject_model, judge, judge_model, tuple(sorted(shared)))
+                )
+    return pairs
+
+
+def lineage_check(pairs: Sequence[LineagePair]) -> CheckResult:
+    """C3 as a certificate line: ``warn`` with flag ``same_lineage_judge`` when any subject
+    shares a family with the judge (the measured effect is :func:`self_preference_check`'s
+    job), ``pass`` otherwise."""
+    if not pairs:
+        return CheckResult(
+            check="lineage",
+            n=0,
+            verdict="pass",
+            message="no graded subject shares a model family with the judge",
+        )
+    return CheckResult(
+        check="lineage",
+        figure=float(len(pairs)),
+        n=len(pairs),
+        verdict="warn",
+        flag="same_lineage_judge",
+        message="; ".join(pair.describe() for pair in pairs),
+        details={"pairs": [pair.as_dict() for pair in pairs]},
+    )

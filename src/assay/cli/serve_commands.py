@@ -1,0 +1,101 @@
+"""``assay serve`` (the web UI and JSON API) and ``assay report`` (one self-contained HTML file).
+
+Both render what :mod:`assay.web.views` gathers from the same analysis functions the other
+commands call, so the browser, the report and the terminal show the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.cli.app import DbOption, _store, app, err_console
+from assay.core import AssayError
+
+TOKEN_ENV = "ASSAY_TOKEN"
+
+
+def check_binding(host: str, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a token (a store holds prompts, outputs and
+    possibly personal data)."""
+    from assay.web import is_loopback
+
+    if not is_loopback(host) and not token:
+        raise AssayError(
+            f"refusing to serve on {host} without an access token: anyone who can reach this "
+            "address could read the store",
+            where="--host",
+            fix=f"pass --token TOKEN (or set {TOKEN_ENV}), or bind to 127.0.0.1",
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8765,
+    db: DbOption = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar=TOKEN_ENV,
+            help="Access token every request must carry (required off loopback).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the web UI (runs, samples, comparisons, planner) and its JSON API under /api/."""
+    import uvicorn
+
+    from assay.web import create_app
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    check_binding(host, token)
+    store = _store(db)
+    try:
+        err_console.print(
+            f"assay serve: store {store.url}, http://{host}:{port}/ "
+            f"(API schema at /docs{'; token required' if token else ''})",
+            highlight=False,
+        )
+        uvicorn.run(create_app(store, token=token), host=host, port=port, log_level="warning")
+    finally:
+        store.close()
+
+
+@app.command()
+def report(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="The run to report on.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    compare_with: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            metavar="RUN2",
+            help="Also compare RUN (baseline) with RUN2 (candidate), as `assay compare RUN RUN2`.",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write one self-contained HTML report (inline CSS and SVG; no network requests)."""
+    from assay.web import render_report
+
+    store = _store(db)
+    try:
+        run_id = store.resolve_run_id(run_ref)
+        other = store.resolve_run_id(compare_with) if compare_with is not None else None
+        html = render_report(store, run_id, other)
+    finally:
+        store.close()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(html, encoding="utf-8")
+    except OSError as error:
+        raise AssayError(f"cannot write {output}: {error.strerror}", where="--output") from error
+    err_console.print(f"wrote {output} ({len(html) // 1024} KB)", highlight=False)

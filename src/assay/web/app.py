@@ -1,0 +1,476 @@
+"""The web application behind ``assay serve``: server-rendered pages and a JSON API.
+
+Every route reads the store through :mod:`assay.web.views`, which calls the same analysis
+functions as the CLI; pages render the dicts the API returns. Bad input (an unknown run, a
+sample the run does not hold) is a 404 naming what was not found; other mistakes a 400 with
+the fix, as the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assay import __version__
+from assay.analyse import CompareSettings
+from assay.core import AssayError
+from assay.store import Store
+from assay.store.run_info import RUN_STATUSES
+from assay.web import views
+from assay.web.auth import TokenGuard
+from assay.web.render import render, static_files
+
+_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+Status = Literal["running", "completed", "failed", "interrupted"]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many rows.")]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+class APIResponse(JSONResponse):
+    """JSON with NaN and infinities written as null (strict JSON)."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(_finite(content))
+
+
+def _status_of(error: AssayError) -> int:
+    return 404 if isinstance(error, views.NotFound) else 400
+
+
+def _error_response(request: Request, status: int, message: str, fix: str | None) -> Response:
+    """A JSON error under ``/api/``, an HTML page elsewhere."""
+    if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        return APIResponse({"error": message, "fix": fix}, status_code=status)
+    heading = {404: "not found", 401: "unauthorised", 422: "invalid input"}.get(status, "error")
+    page = render(
+        "error.html", title=heading, status=status, heading=heading, message=message, fix=fix
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+def compare_settings(
+    correction: Annotated[
+        Literal["holm", "bh", "none"], Query(description="Multiple-comparison correction.")
+    ] = "holm",
+    alpha: Annotated[float, Query(ge=1e-4, le=0.5, description="Significance level.")] = 0.05,
+    power: Annotated[float, Query(ge=0.5, le=0.999, description="Power for the MDE.")] = 0.8,
+    confidence: Annotated[float, Query(ge=0.5, le=0.9999, description="Interval level.")] = 0.95,
+    min_effect: Annotated[
+        float | None,
+        Query(gt=0, le=1e9, description="Smallest difference worth detecting (metric units)."),
+    ] = None,
+    min_clusters: Annotated[int, Query(ge=2, le=1_000_000)] = 10,
+    resamples: Annotated[
+        int, Query(ge=0, le=20_000, description="Bootstrap and permutation resamples.")
+    ] = 5_000,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+) -> CompareSettings:
+    """The comparison's knobs, with ``assay compare``'s defaults."""
+    return CompareSettings(
+        alpha=alpha,
+        power=power,
+        confidence=confidence,
+        correction=correction,
+        min_effect=min_effect,
+        min_clusters=min_clusters,
+        n_resamples=resamples,
+        seed=seed,
+    )
+
+
+def _settings_from(request: Request) -> CompareSettings:
+    """``compare_settings`` from a request's query (pages pass them through unchanged)."""
+    q = request.query_params
+    kwargs: dict[str, Any] = {}
+    for name, cast in (
+        ("alpha", float),
+        ("power", float),
+        ("confidence", float),
+        ("min_effect", float),
+        ("min_clusters", int),
+        ("resamples", int),
+        ("seed", int),
+    ):
+        if q.get(name):
+            try:
+                kwargs[name] = cast(q[name])
+            except ValueError:
+                raise AssayError(f"{name} must be a number, got {q[name]!r}", where=name) from None
+    if q.get("correction"):
+        kwargs["correction"] = q["correction"]
+    checks = {
+        "alpha": (1e-4, 0.5),
+        "power": (0.5, 0.999),
+        "confidence": (0.5, 0.9999),
+        "min_effect": (1e-12, 1e9),
+        "min_clusters": (2, 1_000_000),
+        "resamples": (0, 20_000),
+        "seed": (0, 2**32 - 1),
+    }
+    for name, (low, high) in checks.items():
+        if name in kwargs and not low <= kwargs[name] <= high:
+            raise AssayError(f"{name} must be between {low} and {high}", where=name)
+    if kwargs.get("correction", "holm") not in ("holm", "bh", "none"):
+        raise AssayError("unknown correction", where="correction", fix="use holm, bh or none")
+    return compare_settings(**kwargs)
+
+
+def create_app(store: Store | str | None = None, *, token: str | None = None) -> FastAPI:
+    """The web app over ``store`` (a :class:`Store`, a URL or path, or ``None`` for the default
+    store). With ``token``, every request must carry it (see :class:`TokenGuard`)."""
+    store = store if isinstance(store, Store) else Store(store)
+    app = FastAPI(
+        title="assay",
+        version=__version__,
+        description="Runs, samples, comparisons and plans from the assay store. Every number "
+        "comes from the same analysis functions as the `assay` CLI.",
+        default_response_class=APIResponse,
+    )
+    app.state.store = store
+    if token:
+        app.add_middleware(TokenGuard, token=token)
+
+    @app.exception_handler(AssayError)
+    async def _assay_error(request: Request, error: AssayError) -> Response:
+        text = f"{error.where}: {error.message}" if error.where else error.message
+        return _error_response(request, _status_of(error), text, error.fix)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = str(error.detail) if error.status_code != 404 else "no such page or route"
+        if error.status_code == 404 and error.detail and error.detail != "Not Found":
+            message = str(error.detail)
+        return _error_response(request, error.status_code, message, None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+            for e in error.errors()
+        )
+        return _error_response(request, 422, problems or "invalid input", None)
+
+    routers = [_api(store), _pages(store)]
+    for router in routers:
+        app.include_router(router)
+    app.state.routers = routers  # every route the app serves, for tests that walk them all
+    return app
+
+
+# -- JSON API --------------------------------------------------------------------------------
+
+
+def _api(store: Store) -> APIRouter:
+    api = APIRouter(prefix="/api", tags=["api"])
+
+    @api.get("/runs", summary="Stored runs, newest first, with their overall metrics")
+    def runs(
+        name: Annotated[str | None, Query(description="Eval name contains.")] = None,
+        status: Status | None = None,
+        subject: Annotated[str | None, Query(description="A subject name contains.")] = None,
+        limit: Limit = 50,
+    ) -> list[dict[str, Any]]:
+        return views.list_runs(store, name=name, status=status, subject=subject, limit=limit)
+
+    @api.get("/runs/{run}", summary="A run: summary per subject, scorer and slice")
+    def run(run: str) -> dict[str, Any]:
+        return views.run_page(store, views.resolve_run(store, run))
+
+    @api.get("/runs/{run}/samples", summary="The run's samples, filtered")
+    def samples(
+        run: str,
+        slice: Annotated[str | None, Query(description="KEY=VALUE")] = None,
+        scorer: str | None = None,
+        score_min: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
+        score_max: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
+        error: bool | None = None,
+        flaky: bool | None = None,
+        limit: Limit = 200,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> dict[str, Any]:
+        filters = views.SampleFilter(slice, scorer, score_min, score_max, error, flaky)
+        run_id = views.resolve_run(store, run)
+        return views.sample_rows(store, run_id, filters, limit=limit, offset=offset)
+
+    @api.get("/runs/{run}/samples/{sample_id}", summary="One sample with every result")
+    def sample(run: str, sample_id: str) -> dict[str, Any]:
+        return views.sample_page(store, views.resolve_run(store, run), sample_id)
+
+    @api.get(
+        "/compare/{run_a}/{run_b}",
+        summary="assay compare RUN_A RUN_B --json, plus the samples that flipped",
+    )
+    def compare(
+        request: Request,
+        run_a: str,
+        run_b: str,
+        scorer: Annotated[list[str] | None, Query(description="Only these scorers.")] = None,
+        slice: Annotated[list[str] | None, Query(description="Slice keys.")] = None,
+        correction: Literal["holm", "bh", "none"] = "holm",
+        alpha: Annotated[float, Query(ge=1e-4, le=0.5)] = 0.05,
+        power: Annotated[float, Query(ge=0.5, le=0.999)] = 0.8,
+        confidence: Annotated[float, Query(ge=0.5, le=0.9999)] = 0.95,
+        min_effect: Annotated[float | None, Query(gt=0, le=1e9)] = None,
+        min_clusters: Annotated[int, Query(ge=2, le=1_000_000)] = 10,
+        resamples: Annotated[int, Query(ge=0, le=20_000)] = 5_000,
+        seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+    ) -> dict[str, Any]:
+        settings = compare_settings(
+            correction, alpha, power, confidence, min_effect, min_clusters, resamples, seed
+        )
+        a, b = views.resolve_run(store, run_a), views.resolve_run(store, run_b)
+        _, data = views.compare_page(store, a, b, scorers=scorer, slices=slice, settings=settings)
+        return data
+
+    @api.get("/plan", summary="assay plan --json: sample size and minimum detectable effect")
+    def plan(
+        baseline: Annotated[float | None, Query(gt=0, lt=1)] = None,
+        target: Annotated[float | None, Query(gt=0, lt=1)] = None,
+        delta: Annotated[float | None, Query(ge=-1e6, le=1e6)] = None,
+        n: Annotated[int | None, Query(ge=2, le=10**9)] = None,
+        alpha: Annotated[float, Query(ge=1e-4, le=0.5)] = 0.05,
+        power: Annotated[float, Query(ge=0.5, le=0.999)] = 0.8,
+        run_a: str | None = None,
+        run_b: str | None = None,
+        scorer: str | None = None,
+        epochs: Annotated[int | None, Query(ge=1, le=1000)] = None,
+        budget: Annotated[float | None, Query(gt=0, le=1e12)] = None,
+    ) -> dict[str, Any]:
+        form = views.PlanForm(
+            baseline, target, delta, n, alpha, power, run_a, run_b, scorer, epochs, budget
+        )
+        return views.plan_result(store, form)
+
+    @api.get("/certificates", summary="Judge certificates, newest first (assay audit list)")
+    def certificates() -> list[dict[str, Any]]:
+        return views.list_certificates(store)
+
+    @api.get("/certificates/{cert_id}", summary="One judge certificate (assay audit show)")
+    def certificate(cert_id: str) -> dict[str, Any]:
+        return views.get_certificate(store, cert_id)
+
+    @api.get("/runs/{run}/lint", summary="assay data lint --json of the run's dataset")
+    def lint(run: str) -> dict[str, Any]:
+        return views.lint_run_dataset(store, views.resolve_run(store, run))
+
+    return api
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def _html(template: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(template, **context))
+
+
+def _optional(request: Request, name: str, cast: Any) -> Any:
+    """A query parameter from an HTML form: an empty field is absent."""
+    text = request.query_params.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return cast(text)
+    except ValueError:
+        raise AssayError(f"{name} must be a number, got {text!r}", where=name) from None
+
+
+def _flag(request: Request, name: str) -> bool | None:
+    text = request.query_params.get(name, "").strip().lower()
+    if text in ("", "any"):
+        return None
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise AssayError(f"{name} must be true or false, got {text!r}", where=name)
+
+
+def _pages(store: Store) -> APIRouter:
+    pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    @pages.get("/")
+    def runs_page(request: Request) -> HTMLResponse:
+        q = request.query_params
+        status = q.get("status") or None
+        if status is not None and status not in RUN_STATUSES:
+            raise AssayError(f"unknown status {status!r}", where="status")
+        filters = {"name": q.get("name") or None, "subject": q.get("subject") or None}
+        runs = views.list_runs(store, status=status, **filters)
+        return _html(
+            "runs.html",
+            title="runs",
+            runs=runs,
+            statuses=RUN_STATUSES,
+            filters={**filters, "status": status},
+        )
+
+    @pages.get("/runs/{run}")
+    def run_page(request: Request, run: str) -> HTMLResponse:
+        run_id = views.resolve_run(store, run)
+        data = views.run_page(store, run_id)
+        filters = views.SampleFilter(
+            slice=request.query_params.get("slice") or None,
+            scorer=request.query_params.get("scorer") or None,
+            score_min=_optional(request, "score_min", float),
+            score_max=_optional(request, "score_max", float),
+            error=_flag(request, "error"),
+            flaky=_flag(request, "flaky"),
+        )
+        offset = _optional(request, "offset", int) or 0
+        samples = views.sample_rows(store, run_id, filters, offset=max(0, offset))
+
+        def page_query(new_offset: int) -> str:
+            params = dict(request.query_params)
+            params["offset"] = str(max(0, new_offset))
+            return urllib.parse.urlencode(params)
+
+        return _html(
+            "run.html",
+            title=f"run {run_id}",
+            run=data,
+            samples=samples,
+            filters=filters,
+            page_query=page_query,
+        )
+
+    @pages.get("/runs/{run}/samples/{sample_id:path}")
+    def sample_page(run: str, sample_id: str) -> HTMLResponse:
+        run_id = views.resolve_run(store, run)
+        data = views.sample_page(store, run_id, sample_id)
+        return _html("sample.html", title=f"sample {sample_id}", sample=data)
+
+    @pages.get("/compare")
+    def compare_form(request: Request) -> Response:
+        a, b = request.query_params.get("a"), request.query_params.get("b")
+        if a and b:
+            query = {k: v for k, v in request.query_params.items() if k not in ("a", "b")}
+            suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
+            target = f"/compare/{urllib.parse.quote(a, safe='')}/{urllib.parse.quote(b, safe='')}"
+            return Response(status_code=303, headers={"location": target + suffix})
+        return _html("compare.html", title="compare", runs=store.list_runs(limit=200), cmp=None)
+
+    @pages.get("/compare/{run_a}/{run_b}")
+    def compare_page(request: Request, run_a: str, run_b: str) -> HTMLResponse:
+        a, b = views.resolve_run(store, run_a), views.resolve_run(store, run_b)
+        _, data = views.compare_page(
+            store,
+            a,
+            b,
+            scorers=request.query_params.getlist("scorer") or None,
+            slices=request.query_params.getlist("slice") or None,
+            settings=_settings_from(request),
+        )
+        return _html(
+            "compare.html",
+            title=f"compare {a} → {b}",
+            runs=store.list_runs(limit=200),
+            cmp=_finite(data),
+        )
+
+    @pages.get("/plan")
+    def plan_page(request: Request) -> HTMLResponse:
+        q = request.query_params
+        form = views.PlanForm(
+            baseline=_optional(request, "baseline", float),
+            target=_optional(request, "target", float),
+            delta=_optional(request, "delta", float),
+            n=_optional(request, "n", int),
+            alpha=_optional(request, "alpha", float) or 0.05,
+            power=_optional(request, "power", float) or 0.8,
+            run_a=q.get("run_a") or None,
+            run_b=q.get("run_b") or None,
+            scorer=q.get("scorer") or None,
+            epochs=_optional(request, "epochs", int),
+            budget=_optional(request, "budget", float),
+        )
+        result: dict[str, Any] = {}
+        error = None
+        status = 200
+        if not form.empty:
+            try:
+                _check_plan_form(form)
+                result = views.plan_result(store, form)
+            except AssayError as problem:
+                error, status = str(problem), _status_of(problem)
+        page = render(
+            "plan.html",
+            title="sample-size planner",
+            form=form,
+            runs=store.list_runs(limit=200),
+            result=_finite(result),
+            error=error,
+        )
+        return HTMLResponse(page, status_code=status)
+
+    @pages.get("/certificates")
+    def certificates_page() -> HTMLResponse:
+        return _html(
+            "certificates.html",
+            title="judge certificates",
+            certificates=views.list_certificates(store),
+        )
+
+    @pages.get("/certificates/{cert_id}")
+    def certificate_page(cert_id: str) -> HTMLResponse:
+        data = views.get_certificate(store, cert_id)
+        return _html("certificate.html", title=f"certificate {data['id']}", cert=data)
+
+    @pages.get("/lint")
+    def lint_page(request: Request) -> HTMLResponse:
+        ref = request.query_params.get("run") or None
+        report = None
+        if ref is not None:
+            report = views.lint_run_dataset(store, views.resolve_run(store, ref))
+        return _html(
+            "lint.html",
+            title="data lint",
+            runs=store.list_runs(limit=200),
+            report=_finite(report),
+        )
+
+    @pages.get("/static/{name}")
+    def static(name: str) -> Response:
+        files = static_files()
+        if name not in files:  # an allow-list: no path ever reaches the filesystem
+            raise views.NotFound(f"no static file {name!r}", where="static")
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        return Response(
+            files[name], media_type=_STATIC_TYPES.get(suffix, "application/octet-stream")
+        )
+
+    return pages
+
+
+def _check_plan_form(form: views.PlanForm) -> None:
+    """The planner form's ranges (the API checks the same through its query schema)."""
+    for name in ("baseline", "target"):
+        value = getattr(form, name)
+        if value is not None and not 0 < value < 1:
+            raise AssayError(f"{name} must be a rate strictly between 0 and 1, got {value}")
+    if not 1e-4 <= form.alpha <= 0.5:
+        raise AssayError(f"alpha must be between 0.0001 and 0.5, got {form.alpha}", where="alpha")
+    if not 0.5 <= form.power <= 0.999:
+        raise AssayError(f"power must be between 0.5 and 0.999, got {form.power}", where="power")
+    if form.n is not None and form.n < 2:
+        raise AssayError("n must be at least 2", where="n")
+    if form.epochs is not None and form.epochs < 1:
+        raise AssayError("epochs must be at least 1", where="epochs")
+    if form.budget is not None and form.budget <= 0:
+        raise AssayError("budget must be positive", where="budget")

@@ -1,0 +1,121 @@
+"""Saturated and never-passed samples, and the saturated suite (A5), from runs made in the
+simulated world and stored in a real store."""
+
+from lint_testutil import make_runs, unrelated_rows, write_jsonl, write_spec
+
+from assay.data import LintSettings, lint_dataset, load_dataset
+from assay.data.lint import run_outcomes
+
+EASY, HARD, MIDDLE = -30.0, 30.0, 0.8  # logit difficulty: always right, never right, a coin
+
+
+def graded_rows():
+    """q0-q4 easy, q5-q9 hard, the rest in between (atlas-large p ≈ 0.65, atlas-small 0.35)."""
+    rows = unrelated_rows(30)
+    for i, row in enumerate(rows):
+        row["difficulty"] = EASY if i < 5 else HARD if i < 10 else MIDDLE
+    return rows
+
+
+def _spec(tmp_path, rows, **kwargs):
+    data = write_jsonl(tmp_path / "qa.jsonl", rows)
+    options = {"subjects": ["sim/atlas-large", "sim/atlas-small"], "temperature": 1.0, "epochs": 2}
+    return data, write_spec(tmp_path / "eval.yaml", data, **(options | kwargs))
+
+
+def test_easy_items_are_saturated_and_hard_ones_never_passed(tmp_path, store):
+    data, spec = _spec(tmp_path, graded_rows())
+    run_ids = make_runs(store, spec, seeds=[1, 2, 3])
+    report = lint_dataset(data, store=store)
+    (saturated,) = report.by_code("saturated_samples")
+    (never,) = report.by_code("never_passed")
+    assert saturated.sample_ids == [f"q{i}" for i in range(5)]
+    assert saturated.severity == "info"
+    assert never.sample_ids == [f"q{i}" for i in range(5, 10)]
+    assert never.severity == "warning"
+    assert never.rows[0].where == f"{data}:6"
+    assert never.details["runs"] == run_ids[::-1]  # newest first
+    # The runs' scorer is `exact`, so the scorer check runs from their manifests.
+    assert "run_outcomes" in {c.check for c in report.checks if c.ran}
+    assert "exact_match_targets" in {c.check for c in report.checks if c.ran}
+    # Three runs of 30 samples: the suite (best subject well under 99%) is not saturated.
+    assert report.by_code("saturated") == []
+
+
+def test_too_few_runs_are_no_evidence_and_runs_limits_the_window(tmp_path, store):
+    data, spec = _spec(tmp_path, graded_rows())
+    make_runs(store, spec, seeds=[1, 2])
+    report = lint_dataset(data, store=store)
+    assert report.by_code("saturated_samples") == [] and report.by_code("never_passed") == []
+    assert "run_outcomes" in {c.check for c in report.checks if c.ran}
+    # With min_runs 2 the same two runs are enough ...
+    two = lint_dataset(data, store=store, settings=LintSettings(min_runs=2))
+    assert two.by_code("never_passed")[0].sample_ids == [f"q{i}" for i in range(5, 10)]
+    # ... and --runs 1 reads only the newest run, which cannot meet min_runs 2.
+    one = lint_dataset(data, store=store, settings=LintSettings(min_runs=2, runs=1))
+    assert one.by_code("never_passed") == []
+
+
+def test_only_runs_of_this_dataset_with_unchanged_samples_count(tmp_path, store):
+    rows = graded_rows()
+    data, spec = _spec(tmp_path, rows)
+    make_runs(store, spec, seeds=[1, 2, 3])
+    # Another dataset's runs are not read.
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    _, other_spec = _spec(other_dir, unrelated_rows(12))
+    make_runs(store, other_spec, seeds=[4])
+    outcomes = run_outcomes(store, load_dataset(data), runs=10)
+    assert len(outcomes.runs) == 3 and outcomes.runs_searched == 4
+    # Fixing a label (q5's target) starts that sample's history afresh: no longer a suspect.
+    rows[5]["target"] = "a corrected answer"
+    edited = write_jsonl(tmp_path / "qa-fixed.jsonl", rows)
+    report = lint_dataset(edited, store=store)
+    assert report.by_code("never_passed")[0].sample_ids == [f"q{i}" for i in range(6, 10)]
+
+
+def test_suite_saturated_after_five_runs_at_99_percent(tmp_path, store):
+    rows = unrelated_rows(100)
+    for row in rows:
+        row["difficulty"] = EASY
+    data, spec = _spec(tmp_path, rows, subjects=["sim/atlas-large"], epochs=1)
+    make_runs(store, spec, seeds=[1, 2, 3, 4])
+    assert lint_dataset(data, store=store).by_code("saturated") == []  # four runs: not yet
+    run_ids = make_runs(store, spec, seeds=[5])
+    report = lint_dataset(data, store=store)
+    (suite,) = report.by_code("saturated")
+    assert suite.details["scorer"] == "exact"
+    assert [r["pass_rate"] for r in suite.details["runs"]] == [1.0] * 5
+    assert suite.details["runs"][0]["run_id"] == run_ids[0]
+    assert suite.details["runs"][0]["subject"] == "atlas-large"
+
+
+def test_suite_at_98_percent_is_not_saturated(tmp_path, store):
+    rows = unrelated_rows(50)
+    for i, row in enumerate(rows):
+        row["difficulty"] = HARD if i == 0 else EASY  # 49/50 = 98%
+    data, spec = _spec(tmp_path, rows, subjects=["sim/atlas-large"], epochs=1)
+    make_runs(store, spec, seeds=[1, 2, 3, 4, 5])
+    report = lint_dataset(data, store=store)
+    assert report.by_code("saturated") == []
+    assert report.by_code("never_passed")[0].sample_ids == ["q0"]
+
+
+def test_same_lineage_judge_is_read_from_stored_manifests(tmp_path, store):
+    data, spec = _spec(
+        tmp_path,
+        unrelated_rows(12),
+        subjects=["sim/atlas-large"],
+        epochs=1,
+        scorers="[exact, {rubric: sim/judge-atlas}]",
+    )
+    (run_id,) = make_runs(store, spec, seeds=[1])
+    (judge,) = lint_dataset(data, store=store).by_code("same_lineage_judge")
+    assert judge.details["found_in"] == [f"run {run_id}"]
+    assert "atlas-large" in judge.details["graded"][0]["model"]
+
+
+def test_no_store_and_no_matching_run_are_reported_as_not_checked(tmp_path, store):
+    data = write_jsonl(tmp_path / "qa.jsonl", unrelated_rows(12))
+    reasons = {c.check: c.reason for c in lint_dataset(data, store=store).checks}
+    assert reasons["run_outcomes"] == "none of the 0 stored run(s) used this dataset's samples"
