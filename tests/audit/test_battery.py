@@ -155,3 +155,61 @@ def test_drift_after_a_snapshot_bump_is_flagged(tmp_path):
         assert second.fingerprint != first.fingerprint
     finally:
         store.close()
+
+
+def test_a_clean_judge_is_clean_in_at_least_95_percent_of_seeded_worlds(tmp_path):
+    """Issue 6: the battery's checks together (at 99% each) keep a clean judge's certificate
+    clean in ≥ 95% of worlds. The worlds are seeded, so the count is reproducible."""
+    judges = {"clean": "{noise: 0.5}"}
+    flagged = []
+    seeds = range(100, 130)
+    for seed in seeds:
+        folder = tmp_path / f"w{seed}"
+        folder.mkdir()
+        spec = world(folder, seed=seed, n=100, judges=judges)
+        store = Store(str(folder / "assay.db"))
+        try:
+            outcome = run(load_eval(spec), db=store)
+            config = AuditConfig(
+                judge="sim/clean",
+                runs=[f"{outcome.run_id}:concise", f"{outcome.run_id}:wordy"],
+                context=scorer_context_from_spec(spec),
+                max_samples=100,
+                n_anchors=20,
+                seed=seed,
+            )
+            certificate = audit_judge(store, config).certificate
+        finally:
+            store.close()
+        if certificate.flags:
+            flagged.append((seed, certificate.flags))
+    assert len(flagged) <= 0.05 * len(seeds), flagged
+
+
+def test_a_panel_gets_its_error_correlation_and_a_certificate_of_its_own(tmp_path):
+    judges = {
+        "p1": "{noise: 1.0, position_bias: 0.5}",
+        "p2": "{noise: 1.0, position_bias: 0.5}",
+        "p3": "{noise: 1.0, position_bias: 0.5}",
+    }
+    spec = world(tmp_path, seed=8, n=80, judges=judges)
+    store = Store(str(tmp_path / "assay.db"))
+    try:
+        outcome = run(load_eval(spec), db=store)
+        panel = ["sim/p1", "sim/p2", "sim/p3"]
+        certificate = audit_judge(
+            store,
+            AuditConfig(
+                judge=panel,
+                runs=[f"{outcome.run_id}:concise", f"{outcome.run_id}:wordy"],
+                context=scorer_context_from_spec(spec),
+                max_samples=80,
+            ),
+        ).certificate
+    finally:
+        store.close()
+    check = certificate.check("panel")
+    assert check is not None and check.n > 0 and 1.0 <= check.figure <= 3.0
+    assert check.low <= check.figure <= check.high
+    # The certificate belongs to the panel, so the gate does not pin it on one member.
+    assert certificate.model == "sim/p1+sim/p2+sim/p3" and certificate.judge == certificate.model

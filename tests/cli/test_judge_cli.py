@@ -149,3 +149,27 @@ def test_pairwise_from_a_spec_and_from_the_judge_command(cli, tmp_path):
         "judge", "--pairwise", base, f"{base}:big", "--judge", "sim/careful", cwd=tmp_path, check=2
     )
     assert "2 subjects" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_gate_requires_a_migration_note_when_the_judge_changed(cli, tmp_path):
+    rows = _rows(30)
+    for model, args in (("judge-a", ()), ("judge-b", ("--new",))):
+        server = MockOpenAIServer(model=model, answer=lambda body: VERDICT).start_in_thread()
+        try:
+            (tmp_path / "e.yaml").write_text(PINNED_SPEC.format(url=server.base_url, rows=rows))
+            cli("run", "e.yaml", *args, cwd=tmp_path, check=0)
+        finally:
+            server.stop()
+    refused = cli("gate", "latest~1", "latest", cwd=tmp_path, check=1)
+    assert "judge change rubric" in refused.stdout and "--migration-note" in refused.stdout
+    noted = cli(
+        "gate",
+        "latest~1",
+        "latest",
+        "--migration-note",
+        "bridge: +0.0 on every slice",
+        cwd=tmp_path,
+        check=0,
+    )
+    assert "migration note: bridge: +0.0 on every slice" in noted.stdout
+    cli("gate", "latest~1", "latest", "--migration-note", "", cwd=tmp_path, check=2)

@@ -10,7 +10,11 @@ A gate is a list of checks over a :class:`~assay.analyse.compare.RunComparison`:
   must be at least VALUE, for every subject compared;
 * one *judge* check per judge that graded either run and has an audit certificate: it fails
   when the judge's newest certificate is ``gameable`` or ``drifted`` (C1, C5-C6), unless the
-  user accepts the risk with a written reason (kept in the check's message).
+  user accepts the risk with a written reason (kept in the check's message);
+* one *judge change* check per ``judge_changed`` flag of the two runs (C5: a judge whose
+  resolved snapshot, fingerprint or model moved within or between the runs): scores in two
+  judges' currencies do not compare, so it fails unless a migration note says why they may
+  (e.g. the ``assay audit bridge`` that measured the exchange rate).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assay.analyse.compare import INSTRUMENT_DRIFT, MetricComparison, RunComparison
-from assay.analyse.judges import JudgeStanding
+from assay.analyse.judges import JudgeFlag, JudgeStanding
 from assay.core import AssayError
 from assay.stats import FAILING
 
@@ -107,6 +111,8 @@ def gate(
     margin: float = 0.0,
     judges: Sequence[JudgeStanding] = (),
     accept_judge_risk: str | None = None,
+    judge_changes: Sequence[JudgeFlag] = (),
+    migration_note: str | None = None,
 ) -> GateResult:
     """Run the gate's checks (see the module docstring).
 
@@ -146,6 +152,30 @@ def gate(
                     "threshold",
                     ok,
                     f"candidate mean {mean:.4g} {'>=' if ok else '<'} {minimum:g}",
+                )
+            )
+    if migration_note is not None and not migration_note.strip():
+        raise AssayError(
+            "a migration note cannot be empty",
+            where="--migration-note",
+            fix='say how the scores compare, e.g. --migration-note "bridge run X: +0.2 on '
+            'citations only, history converted"',
+        )
+    for flag in judge_changes:
+        name = f"judge change {flag.judge}"
+        if migration_note:
+            checks.append(
+                GateCheck(name, "judge", True, f"{flag.message}; migration note: {migration_note}")
+            )
+        else:
+            checks.append(
+                GateCheck(
+                    name,
+                    "judge",
+                    False,
+                    f"{flag.message}: the two runs were graded in different currencies "
+                    "(measure the exchange rate with `assay audit bridge`, then pass "
+                    "--migration-note NOTE)",
                 )
             )
     for standing in judges:

@@ -526,7 +526,10 @@ def audit_judge(
     checks.extend(point_checks)
 
     # Drift against the previous certificate of the same judge.
-    model = judge_manifests[0].model if judge_manifests else config.label
+    # A panel's certificate describes the panel, not its first member (the gate matches
+    # certificates to a run's judges by model, and a member may also grade alone).
+    panel = not isinstance(config.judge, str) and len(config.judge) > 1
+    model = judge_manifests[0].model if judge_manifests and not panel else config.label
     key = judge_key(
         model,
         judge_manifests[0].prompt_hash if judge_manifests else "",

@@ -60,7 +60,9 @@ def length_check(
     interval excludes the raw rate (length control moves the verdict by more than the
     tolerance, and not by chance); ``warn`` when only one of the two holds; ``pass``
     otherwise. With ``n_resamples`` = 0 there is no LC interval and only the size rule can
-    fire (at most ``warn``).
+    fire (at most ``warn``). When the cross-validated L1 penalty zeroes every coefficient the
+    data show no length effect, and the "LC" of 50% would be an artefact: ``pass`` with figure
+    0.
     """
     p = np.asarray(preferences, dtype=float).reshape(-1)
     la = np.asarray(len_a, dtype=float).reshape(-1)
@@ -103,6 +105,19 @@ def length_check(
     }
     held: list[str] = []
     low = high = None
+    if fit.weights.length == 0.0 and fit.weights.model == 0.0:
+        # The L1 penalty cross-validation chose zeroed every coefficient: there is no length
+        # effect to remove, and "LC" would be sigmoid(0) = 50%, an artefact of the penalty.
+        details["conditions_held"] = held
+        return CheckResult(
+            check="length_bias",
+            figure=0.0,
+            n=int(keep.sum()),
+            verdict="pass",
+            message=f"B's win rate {100 * raw:.1f}% raw; the length model found no length "
+            "effect to control for (coefficient 0)",
+            details=details,
+        )
     if abs(diff) > tolerance:
         held.append("beyond_tolerance")
     if fit.interval is not None:

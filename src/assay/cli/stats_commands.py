@@ -148,6 +148,20 @@ def _standings(db: str | None, comparison: Any) -> list[Any]:
         store.close()
 
 
+def _judge_changes(db: str | None, comparison: Any) -> list[Any]:
+    """The ``judge_changed`` flags of run B, within it and against run A."""
+    from assay.analyse import judge_flags
+
+    store = _store(db)
+    try:
+        before = store.get_manifest(comparison.run_a.id)
+        after = store.get_manifest(comparison.run_b.id)
+    finally:
+        store.close()
+    found = judge_flags(after, before) + judge_flags(before)
+    return [f for f in found if f.flag == "judge_changed"]
+
+
 def _compare(
     db: str | None,
     run_a: str | None,
@@ -291,6 +305,15 @@ def gate(
             "(the reason is kept in the gate's output).",
         ),
     ] = None,
+    migration_note: Annotated[
+        str | None,
+        typer.Option(
+            "--migration-note",
+            metavar="NOTE",
+            help="Gate even though a judge changed between or within the runs "
+            "(judge_changed), saying how their scores compare.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """CI gate: exit 0 when nothing regressed (overall or in any slice) and every --min holds,
@@ -318,6 +341,8 @@ def gate(
         margin=margin,
         judges=_standings(db, comparison),
         accept_judge_risk=accept_judge_risk,
+        judge_changes=_judge_changes(db, comparison),
+        migration_note=migration_note,
     )
     if junit is not None:
         try:
