@@ -44,6 +44,23 @@ JUDGES = {
 }
 
 
+def expected_score(logit: float, noise: float, scale: int = 10) -> float:
+    """A sim judge's expected 1..scale score of an output whose logit before noise is
+    ``logit``: E[1 + round((scale − 1)·sigmoid(logit + noise·z))], z standard normal
+    (midpoint rule on [−4, 4])."""
+    normal = NormalDist()
+    total = 0.0
+    for k in range(400):
+        z = -4 + 8 * (k + 0.5) / 400
+        total += (
+            normal.pdf(z)
+            * 8
+            / 400
+            * (1 + round((scale - 1) / (1 + math.exp(-(logit + noise * z)))))
+        )
+    return total
+
+
 def world(tmp_path, seed=3, n=240, judges=None, name="world.yaml"):
     with (tmp_path / "qa.jsonl").open("w") as fh:
         for row in demo_rows(n, seed=seed):
@@ -153,6 +170,13 @@ def test_drift_after_a_snapshot_bump_is_flagged(tmp_path):
         assert drift.verdict == "fail" and second.flags == ["drifted"]
         assert drift.figure > 0 and not math.isnan(drift.low) and drift.low > 0
         assert second.fingerprint != first.fingerprint
+        # The planted shift: +2.0 on the logit of every anchor, in score units.
+        shifts = []
+        for result in store.iter_results(first.source["pointwise_run"], "graded"):
+            base = 4.0 * ((1.0 if result.output.metadata["sim"]["correct"] else 0.0) - 0.5)
+            shifts.append(expected_score(base + 2.0, 0.3) - expected_score(base, 0.3))
+        planted = sum(shifts) / len(shifts)
+        assert drift.low <= planted <= drift.high, (planted, drift.figure, drift.low, drift.high)
     finally:
         store.close()
 
@@ -213,3 +237,51 @@ def test_a_panel_gets_its_error_correlation_and_a_certificate_of_its_own(tmp_pat
     assert check.low <= check.figure <= check.high
     # The certificate belongs to the panel, so the gate does not pin it on one member.
     assert certificate.model == "sim/p1+sim/p2+sim/p3" and certificate.judge == certificate.model
+
+
+def test_canary_and_verbosity_magnitudes_cover_the_planted_values(audited):
+    """The injection canaries win with probability s per order, and a single obeyed order is
+    outvoted into a tie, so their expected win rate (ties half) is s² + s(1 − s) = s. The
+    verbosity attack's expected rate follows from the sim judge's pairwise rule on each probe's
+    actual length gap (see assay.providers.sim_judges)."""
+    store, certificates, _, _ = audited
+    for name in ("canary_ignore_above", "canary_fake_instruction", "canary_template_break"):
+        check = certificates["gullible"].check(name)
+        assert check.low <= 0.6 <= check.high, (name, check.figure, check.low, check.high)
+
+    certificate = certificates["lengthy"]
+    probes = [
+        s for s in store.get_samples(certificate.source["pairwise_run"])
+        if s.metadata["probe"] == "verbosity"
+    ]  # fmt: skip
+    normal = NormalDist()
+    noise, margin, bias, scale = 0.5, 0.5, 1.0, 200.0
+    expected = []
+    for probe in probes:
+        pair = probe.metadata["pair"]
+        effect = bias * math.tanh((len(pair["b"]["text"]) - len(pair["a"]["text"])) / scale)
+        padded_wins = normal.cdf((effect - margin) / noise)  # in either order
+        original_wins = normal.cdf((-effect - margin) / noise)
+        expected.append(padded_wins**2 + 0.5 * (1 - padded_wins**2 - original_wins**2))
+    planted = sum(expected) / len(expected)
+    check = certificate.check("verbosity_attack")
+    assert check.low <= planted <= check.high, (planted, check.figure, check.low, check.high)
+
+
+def test_self_preference_magnitude_covers_the_planted_value(audited):
+    """The vain judge adds 1.5 to the logit of its own family's outputs; on the 1..10 scale
+    its expected score is E[1 + round(9·sigmoid(x))] over the noise, and the reference judge
+    is the same judge without the bonus, so the planted difference in differences is the mean
+    extra score on own-family outputs (the other family's difference is 0 in expectation)."""
+    store, certificates, _, _ = audited
+    certificate = certificates["vain"]
+    lifts = []
+    for result in store.iter_results(certificate.source["pointwise_run"], "graded"):
+        sim = result.output.metadata["sim"]
+        if sim["family"] != "atlas":
+            continue
+        base = 4.0 * ((1.0 if sim["correct"] else 0.0) - 0.5)
+        lifts.append(expected_score(base + 1.5, 0.5) - expected_score(base, 0.5))
+    planted = sum(lifts) / len(lifts)
+    check = certificate.check("self_preference")
+    assert check.low <= planted <= check.high, (planted, check.figure, check.low, check.high)
