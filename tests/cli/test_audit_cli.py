@@ -41,61 +41,19 @@ def _project(tmp_path, n=120):
 def test_bridge_reports_a_changed_judge_and_an_unchanged_one(cli, tmp_path):
     _project(tmp_path)
     run_id = json.loads(cli("run", "e.yaml", "--json", cwd=tmp_path, check=0).stdout)["run"]["id"]
-    moved = json.loads(
-        cli(
-            "audit",
-            "bridge",
-            f"{run_id}:bot",
-            "--old-judge",
-            "sim/fair",
-            "--new-judge",
-            "sim/lenient",
-            "--spec",
-            "e.yaml",
-            "--scale",
-            "5",
-            "--json",
-            cwd=tmp_path,
-            check=0,
-        ).stdout
-    )
+
+    def bridge(new_judge, *extra):
+        args = ["audit", "bridge", f"{run_id}:bot", "--old-judge", "sim/fair"]
+        args += ["--new-judge", new_judge, "--spec", "e.yaml", "--scale", "5", *extra]
+        return cli(*args, cwd=tmp_path, check=0).stdout
+
+    moved = json.loads(bridge("sim/lenient", "--json"))
     assert moved["overall"]["delta"] > 0.2
     assert set(moved["changed_slices"]) == {"arithmetic", "units", "sequences"}
-    same = json.loads(
-        cli(
-            "audit",
-            "bridge",
-            f"{run_id}:bot",
-            "--old-judge",
-            "sim/fair",
-            "--new-judge",
-            "sim/fair-copy",
-            "--spec",
-            "e.yaml",
-            "--scale",
-            "5",
-            "--json",
-            cwd=tmp_path,
-            check=0,
-        ).stdout
-    )
+    same = json.loads(bridge("sim/fair-copy", "--json"))
     assert same["changed_slices"] == []
-    table = cli(
-        "audit",
-        "bridge",
-        f"{run_id}:bot",
-        "--old-judge",
-        "sim/fair",
-        "--new-judge",
-        "sim/lenient",
-        "--spec",
-        "e.yaml",
-        "--scale",
-        "5",
-        cwd=tmp_path,
-        check=0,
-    )
-    assert "exchange rate" in table.stdout and "convert old scores" in table.stdout
+    table = bridge("sim/lenient")
+    assert "exchange rate" in table and "convert old scores" in table
 
 
 def test_humans_attributes_a_more_lenient_cohort(cli, tmp_path):
