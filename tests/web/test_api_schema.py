@@ -30,6 +30,7 @@ def test_api_has_no_server_errors(api_schema, demo_store):  # type: ignore[no-un
         @given(case=operation.as_strategy(), use_real=st.booleans(), a=real, b=real)
         @settings(
             max_examples=15,
+            derandomize=True,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
