@@ -53,11 +53,11 @@ class LazyProgress:
             f"{acc.retries} retries",
             f"{acc.cache_hits} cached",
         ]
-        tokens = acc.input_tokens + acc.output_tokens
+        tokens = acc.total_tokens  # subjects' and judges' together
         if tokens:
             details.append(f"{tokens:,} tok")
-            if acc.cost_usd:
-                details.append(f"${acc.cost_usd:.3f}")
+            if acc.total_cost_usd:
+                details.append(f"${acc.total_cost_usd:.3f}")
         self._bar.update(self._task, completed=acc.done, rate=acc.rate, details="  ".join(details))
 
     def close(self) -> None:
