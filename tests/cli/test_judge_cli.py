@@ -173,3 +173,65 @@ def test_gate_requires_a_migration_note_when_the_judge_changed(cli, tmp_path):
     )
     assert "migration note: bridge: +0.0 on every slice" in noted.stdout
     cli("gate", "latest~1", "latest", "--migration-note", "", cwd=tmp_path, check=2)
+
+
+ANCHORED_SPEC = """\
+name: anchored
+seed: 3
+dataset:
+  samples: [{rows}]
+anchors: anchors.jsonl
+providers:
+  sim:
+    type: sim
+    judges:
+      grader: {{noise: 0.3{drift}}}
+subjects:
+  - {{name: bot, model: sim/atlas-large}}
+scorers:
+  - {{rubric: {{judge: sim/grader, scale: 10}}}}
+"""
+
+
+def test_anchor_set_catches_a_judge_that_changed_behind_the_same_name(cli, tmp_path):
+    """Same judge name, same reported snapshot, a more lenient judge: only the anchor scores
+    (fresh calls, never the cache) can tell, and the gate then asks for a migration note."""
+    anchors = [
+        {"id": f"a{i}", "input": f"What is {i} + {i}?", "output": str(2 * i if i % 3 else i)}
+        for i in range(20)
+    ]
+    (tmp_path / "anchors.jsonl").write_text("".join(json.dumps(a) + "\n" for a in anchors))
+    (tmp_path / "e.yaml").write_text(ANCHORED_SPEC.format(rows=_rows(12), drift=""))
+    first = json.loads(cli("run", "e.yaml", "--json", cwd=tmp_path, check=0).stdout)["run"]["id"]
+    again = cli("run", "e.yaml", "--new", "--json", cwd=tmp_path, check=0)
+    second = json.loads(again.stdout)["run"]["id"]
+    from assay.store import Store
+
+    store = Store(str(tmp_path / ".assay" / "assay.db"))
+    try:
+        [judge] = store.get_manifest(first).judges
+        assert len(judge.anchor_scores) == 20 and judge.anchor_fingerprint
+        assert store.get_manifest(second).judges[0].anchor_fingerprint == judge.anchor_fingerprint
+    finally:
+        store.close()
+    unchanged = json.loads(cli("diff", first, second, "--json", cwd=tmp_path, check=0).stdout)
+    assert [f for f in unchanged["flags"] if f["flag"] == "judge_changed"] == []
+
+    (tmp_path / "e.yaml").write_text(ANCHORED_SPEC.format(rows=_rows(12), drift=", leniency: 2.0"))
+    third = json.loads(cli("run", "e.yaml", "--new", "--json", cwd=tmp_path, check=0).stdout)[
+        "run"
+    ]["id"]
+    diff = json.loads(cli("diff", second, third, "--json", cwd=tmp_path, check=0).stdout)
+    changed = [f for f in diff["flags"] if f["flag"] == "judge_changed"]
+    assert [(f["reason"], f["within_run"]) for f in changed] == [("anchors", False)]
+    refused = cli("gate", second, third, cwd=tmp_path, check=1)
+    assert "anchor-set fingerprint" in refused.stdout
+
+
+def test_a_bad_anchor_file_names_the_line(cli, tmp_path):
+    (tmp_path / "anchors.jsonl").write_text(
+        '{"id": "a1", "input": "x", "output": "y"}\n{"id": "a2"}\n'
+    )
+    (tmp_path / "e.yaml").write_text(ANCHORED_SPEC.format(rows=_rows(2), drift=""))
+    failed = cli("run", "e.yaml", cwd=tmp_path, check=2)
+    assert "anchors.jsonl:2" in failed.stderr and "missing field 'input'" in failed.stderr

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from assay.core.certificate import CheckResult
-from assay.core.hashing import content_hash
+from assay.core.certificate import CheckResult, anchor_fingerprint
 from assay.stats import Correction, adjust_p_values, paired_difference
 
 __all__ = [
@@ -51,38 +50,6 @@ def _score_range(*values: Collection[float]) -> float:
 
 
 # -- C5: the fingerprint --------------------------------------------------------------------
-
-
-def anchor_fingerprint(
-    resolved_models: Sequence[str] | str | None,
-    anchor_scores: Mapping[str, float],
-    *,
-    decimals: int = 4,
-    length: int = 16,
-) -> str:
-    """The judge's fingerprint (C5): a content hash of its resolved snapshot(s) and its score
-    vector on the anchor set.
-
-    Hashed: the sorted distinct resolved model names (an alias that resolves to a new
-    snapshot changes the fingerprint even when no score moves) and ``{anchor id: score}``
-    with every score rounded to ``decimals`` places (4 by default: a temperature-0 judge
-    reproduces its verdicts exactly, and a logprob-weighted score that jitters in the last
-    bits of a float is not a changed instrument; a real change of a 0-1 or 1-10 score moves
-    the fourth decimal). A missing (None or NaN) score hashes as null. Returns the first
-    ``length`` hex digits of the SHA-256 of the canonical JSON
-    (:func:`assay.core.content_hash`), so anchor order and float formatting do not matter.
-    """
-    if isinstance(resolved_models, str):
-        models = [resolved_models]
-    else:
-        models = sorted({str(m) for m in resolved_models or () if m})
-    scores: dict[str, float | None] = {}
-    for anchor, score in anchor_scores.items():
-        value = None if score is None else float(score)
-        scores[str(anchor)] = (
-            None if value is None or not math.isfinite(value) else round(value, decimals) + 0.0
-        )
-    return content_hash({"resolved_models": models, "anchor_scores": scores}, length=length)
 
 
 # -- C5: drift on the anchor set ------------------------------------------------------------

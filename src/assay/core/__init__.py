@@ -7,6 +7,7 @@ from assay.core.certificate import (
     BLOCKING_FLAGS,
     CheckResult,
     JudgeCertificate,
+    anchor_fingerprint,
     judge_key,
 )
 from assay.core.errors import (
@@ -66,6 +67,7 @@ __all__ = [
     "SubjectError",
     "SubjectManifest",
     "Usage",
+    "anchor_fingerprint",
     "canonical_json",
     "content_hash",
     "diff_manifests",

@@ -92,6 +92,11 @@ class JudgeManifest(BaseModel):
     family: list[str] = Field(default_factory=list)
     same_lineage: list[str] = Field(default_factory=list)
     cache_namespace: str | None = None
+    #: The judge's scores of the spec's anchor set (``anchors:``: frozen input/output pairs
+    #: re-scored on every run) and their fingerprint with the resolved snapshots (C5); ``None``
+    #: and empty when the run had no anchor set.
+    anchor_fingerprint: str | None = None
+    anchor_scores: dict[str, float] = Field(default_factory=dict)
 
 
 class EnvironmentManifest(BaseModel):
@@ -139,6 +144,10 @@ class RunManifest(BaseModel):
             data.pop(key, None)
         if data.get("redaction") is None:
             data.pop("redaction", None)
+        for judge in data.get("judges", []):
+            if judge.get("anchor_fingerprint") is None and not judge.get("anchor_scores"):
+                judge.pop("anchor_fingerprint", None)
+                judge.pop("anchor_scores", None)
         return data
 
     @property
@@ -240,7 +249,9 @@ class JudgeChange(BaseModel):
 
     ``within_run`` is true when one run's responses came from more than one snapshot (or
     backend fingerprint); otherwise the judge differs between two compared runs. ``reason`` is
-    ``snapshot``, ``fingerprint`` or ``model`` (the requested model itself changed).
+    ``snapshot``, ``fingerprint``, ``model`` (the requested model itself changed) or
+    ``anchors`` (same model and snapshot, but its scores of the anchor set moved: a silent
+    change behind an unchanged name).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -257,9 +268,11 @@ class JudgeChange(BaseModel):
 
     def describe(self) -> str:
         """One line for a terminal."""
-        what = {"snapshot": "resolved snapshot", "fingerprint": "system_fingerprint"}.get(
-            self.reason, "requested model"
-        )
+        what = {
+            "snapshot": "resolved snapshot",
+            "fingerprint": "system_fingerprint",
+            "anchors": "anchor-set fingerprint (same snapshot, different scores)",
+        }.get(self.reason, "requested model")
         if self.within_run:
             return f"judge_changed: judge {self.judge!r} {what} changed within the run: " + (
                 " -> ".join(self.after)
@@ -311,6 +324,13 @@ def judge_changes(after: RunManifest, before: RunManifest | None = None) -> list
             reason, a, b = "snapshot", old.resolved_models, judge.resolved_models
         elif set(old.system_fingerprints) != set(judge.system_fingerprints):
             reason, a, b = "fingerprint", old.system_fingerprints, judge.system_fingerprints
+        elif (
+            old.anchor_fingerprint
+            and judge.anchor_fingerprint
+            and old.anchor_fingerprint != judge.anchor_fingerprint
+            and set(old.anchor_scores) == set(judge.anchor_scores)
+        ):
+            reason, a, b = "anchors", [old.anchor_fingerprint], [judge.anchor_fingerprint]
         else:
             continue
         changes.append(

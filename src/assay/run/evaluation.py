@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.core import SpecError
+from assay.core import Output, Sample, SpecError
 from assay.data import Dataset
 from assay.providers.lineage import LineageRegistry
 from assay.run.gateway import CallPolicy
@@ -30,7 +30,10 @@ class Eval:
     default one); ``pairwise`` is a spec's ``pairwise:`` section (a judge run to make after this
     run) and ``scorer_context`` what judge and file-backed scorers were built with.
     ``redact_pii`` redacts PII (:mod:`assay.data.pii`) from everything the run writes to the
-    store (see :class:`~assay.run.RunOptions`).
+    store (see :class:`~assay.run.RunOptions`). ``anchors`` are frozen (sample, output) pairs
+    that every judge scorer re-scores at the end of each completed run, bypassing the response
+    cache, so the manifest records each judge's anchor scores and fingerprint (C5); see
+    :func:`assay.run.anchors.load_anchors`.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Eval:
     pairwise: dict[str, Any] | None = None
     scorer_context: ScorerContext | None = None
     redact_pii: bool = False
+    anchors: Sequence[tuple[Sample, Output]] = ()
 
     def __post_init__(self) -> None:
         if not self.subjects:

@@ -30,6 +30,7 @@ from assay.core import (
     SampleResult,
     Score,
     StoreError,
+    anchor_fingerprint,
     content_hash,
 )
 from assay.data.pii import Placeholders, redact_result, redact_sample, redact_value
@@ -209,6 +210,9 @@ class Runner:
         self._abort: str | None = None
         self._done_keys: set[tuple[str, str, int]] = set()
         # Resolved models and fingerprints per subject, in order of first appearance.
+        #: While the anchor set is scored: every call fresh, nothing read from or written to
+        #: the response cache.
+        self._fresh_calls = False
         self._resolved: dict[str, tuple[dict[str, None], dict[str, None]]] = {
             s.name: ({}, {}) for s in ev.subjects
         }
@@ -245,7 +249,8 @@ class Runner:
         when it holds the request, else through the provider's gateway (pacing, timeout,
         retries), filling the cache. Returns (output, attempts, cached). Subjects' and judges'
         calls alike, so they share the cache, the rate budgets and the retry policy."""
-        namespace = cache_namespace(provider) if self.options.cache else None
+        use_cache = self.options.cache and not self._fresh_calls
+        namespace = cache_namespace(provider) if use_cache else None
         key = request.request_hash(provider=namespace) if namespace else None
         if key is not None:
             hit = self.store.get_cached(key)
@@ -524,6 +529,7 @@ class Runner:
         with contextlib.suppress(asyncio.CancelledError):
             await writer  # drains every pending result, then returns
         await self._flush()  # anything left if the writer itself was cancelled
+        anchor_scores = await self._score_anchors() if status == "completed" else {}
         subjects = [
             s.model_copy(
                 update={
@@ -536,7 +542,7 @@ class Runner:
         self.manifest = self.manifest.model_copy(
             update={
                 "subjects": subjects,
-                "judges": self._judges(),
+                "judges": self._judges(anchor_scores),
                 "finished_at": datetime.now(UTC) if status == "completed" else None,
             }
         )
@@ -548,9 +554,42 @@ class Runner:
                 if close is not None:
                     await close()
 
-    def _judges(self) -> list[JudgeManifest]:
+    async def _score_anchors(self) -> dict[str, dict[str, float]]:
+        """Every judge scorer's scores of the anchor set (``Eval.anchors``), by scorer name then
+        anchor id, from fresh calls (the cache is bypassed: a cached verdict would hide a
+        judge that changed behind the same name). A failed or unparseable verdict is left
+        out."""
+        judges = [s for s in self.ev.scorers if callable(getattr(s, "judge_manifests", None))]
+        if not self.ev.anchors or not judges:
+            return {}
+        limit = asyncio.Semaphore(max(1, self.ev.concurrency))
+
+        async def grade(scorer: Any, sample: Sample, output: Output) -> tuple[str, float | None]:
+            async with limit:
+                try:
+                    score = await scorer.score(sample, output)
+                except Exception:  # a broken judge must not fail a finished run
+                    return sample.id, None
+            return sample.id, score.value
+
+        self._fresh_calls = True
+        try:
+            found: dict[str, dict[str, float]] = {}
+            for scorer in judges:
+                graded = await asyncio.gather(
+                    *(grade(scorer, sample, output) for sample, output in self.ev.anchors)
+                )
+                found[scorer.name] = {k: float(v) for k, v in graded if v is not None}
+            return found
+        finally:
+            self._fresh_calls = False
+
+    def _judges(
+        self, anchor_scores: dict[str, dict[str, float]] | None = None
+    ) -> list[JudgeManifest]:
         """The judges with the snapshots their responses reported, merged (in order of first
-        appearance) with those recorded before a resume."""
+        appearance) with those recorded before a resume, and their anchor scores and
+        fingerprint when the run scored an anchor set."""
         earlier = {j.name: j for j in self.manifest.judges}
         judges = []
         for judge in judge_manifests(self.ev):
@@ -564,6 +603,14 @@ class Runner:
                         "system_fingerprints": list(
                             dict.fromkeys([*old.system_fingerprints, *judge.system_fingerprints])
                         ),
+                    }
+                )
+            scores = (anchor_scores or {}).get(judge.name.split("[")[0])
+            if scores:
+                judge = judge.model_copy(
+                    update={
+                        "anchor_scores": scores,
+                        "anchor_fingerprint": anchor_fingerprint(judge.resolved_models, scores),
                     }
                 )
             judges.append(judge)

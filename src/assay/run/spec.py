@@ -22,6 +22,7 @@ pairwise:                        # optional: a pairwise judge run of two subject
   a: baseline
   b: candidate
 redact_pii: true                 # optional: redact PII from everything the run stores
+anchors: anchors.jsonl           # optional: frozen outputs every judge re-scores each run (C5)
 ```
 
 Every error names the spec file, the line and the key, e.g.
@@ -37,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from assay.core import AssayError, SpecError
+from assay.core import AssayError, Output, Sample, SpecError
 from assay.data import Dataset, FieldMap, dataset_from_records, load_dataset
 from assay.providers import Provider, create_provider, known_provider_kinds
 from assay.providers.lineage import default_registry
@@ -177,6 +178,7 @@ class EvalSpec(_Strict):
     lineage: dict[str, str] = Field(default_factory=dict)
     pairwise: PairwiseSpec | None = None
     redact_pii: bool = Field(default=False, strict=True)
+    anchors: str | None = None
 
     @model_validator(mode="after")
     def _pairwise_subjects(self) -> EvalSpec:
@@ -405,6 +407,21 @@ class _Builder:
             raise SpecError(f"'{ref}' is not callable", where=where)
         return fn
 
+    def anchors(self) -> list[tuple[Sample, Output]]:
+        """The anchor set (``anchors:``), read relative to the spec."""
+        if self.spec.anchors is None:
+            return []
+        from assay.run.anchors import load_anchors
+
+        path = self.path(self.spec.anchors)
+        if not path.exists():
+            raise SpecError(
+                f"anchor file {self.spec.anchors!r} not found",
+                where=self.where("anchors"),
+                fix="write the anchors as JSONL with id, input and output, or drop `anchors:`",
+            )
+        return load_anchors(path)
+
     def scorers(self) -> list[Scorer]:
         out: list[Scorer] = []
         for i, entry in enumerate(self.spec.scorers):
@@ -450,6 +467,7 @@ class _Builder:
                 pairwise=None if self.spec.pairwise is None else self.spec.pairwise.model_dump(),
                 scorer_context=self.context,
                 redact_pii=self.spec.redact_pii,
+                anchors=self.anchors(),
             )
         except AssayError as exc:
             if self.doc and exc.where:
