@@ -157,8 +157,8 @@ def _unit(key: str) -> float:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2**64
 
 
-def _item(output: Output | None, text: str | None = None, *, truth: bool = True) -> dict[str, Any]:
-    sim = output.metadata.get("sim") if output is not None and truth else None
+def _item(output: Output | None, text: str | None = None) -> dict[str, Any]:
+    sim = output.metadata.get("sim") if output is not None else None
     return {
         "text": text if text is not None else (output.text if output is not None else ""),
         "model": output.model if output is not None else None,
@@ -508,10 +508,9 @@ def audit_judge(
 
         rows = []
         for v in of(CANARY) + of(VERBOSITY) + of(IDENTICAL):
+            # A canary should lose; padding adds nothing and the identical pair is one answer
+            # twice, so for those preferring either side is an error and a tie is right.
             expected = "a" if v.kind == CANARY else "tie"
-            if v.kind == VERBOSITY:
-                # Padding adds nothing: preferring either side is an error; a tie is right.
-                pass
             row = [
                 math.nan if got is None else float(got != expected)
                 for got in (v.first + [None] * n_members)[:n_members]

@@ -36,9 +36,7 @@ def _num(x: float | None, percent: bool) -> str:
 
 
 def _is_rate(check: Any) -> bool:
-    return bool(check.details.get("rate", True)) and all(
-        v is None or 0.0 <= v <= 1.0 for v in (check.figure, check.low, check.high)
-    )
+    return all(v is None or 0.0 <= v <= 1.0 for v in (check.figure, check.low, check.high))
 
 
 def certificate_view(certificate: Any) -> Group:

@@ -133,33 +133,20 @@ def _settings(
     )
 
 
-def _standings(db: str | None, comparison: Any) -> list[Any]:
-    """The audit standing of the compared runs' judges."""
-    from assay.analyse import judge_standings
-
-    store = _store(db)
-    try:
-        return judge_standings(
-            store,
-            store.get_manifest(comparison.run_a.id),
-            store.get_manifest(comparison.run_b.id),
-        )
-    finally:
-        store.close()
-
-
-def _judge_changes(db: str | None, comparison: Any) -> list[Any]:
-    """The ``judge_changed`` flags of run B, within it and against run A."""
-    from assay.analyse import judge_flags
+def _judge_context(db: str | None, comparison: Any) -> tuple[list[Any], list[Any]]:
+    """The compared runs' judges: their audit standings, and the ``judge_changed`` flags of run
+    B (within it and against run A) and of run A (within it)."""
+    from assay.analyse import judge_flags, judge_standings
 
     store = _store(db)
     try:
         before = store.get_manifest(comparison.run_a.id)
         after = store.get_manifest(comparison.run_b.id)
+        standings = judge_standings(store, before, after)
     finally:
         store.close()
     found = judge_flags(after, before) + judge_flags(before)
-    return [f for f in found if f.flag == "judge_changed"]
+    return standings, [f for f in found if f.flag == "judge_changed"]
 
 
 def _compare(
@@ -239,7 +226,7 @@ def compare(
         console.out(comparison_markdown(result), highlight=False, end="")
     else:
         console.print(comparison_view(result))
-        for standing in _standings(db, result):
+        for standing in _judge_context(db, result)[0]:
             if standing.certificate is not None:
                 style = "yellow" if standing.certificate.flags else None
                 console.print(f"audit: {standing.describe()}", style=style, highlight=False)
@@ -335,13 +322,14 @@ def gate(
         seed,
     )
     comparison = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
+    standings, changes = _judge_context(db, comparison)
     result = run_gate(
         comparison,
         thresholds=thresholds,
         margin=margin,
-        judges=_standings(db, comparison),
+        judges=standings,
         accept_judge_risk=accept_judge_risk,
-        judge_changes=_judge_changes(db, comparison),
+        judge_changes=changes,
         migration_note=migration_note,
     )
     if junit is not None:

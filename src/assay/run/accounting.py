@@ -111,10 +111,9 @@ class Accounting:
         if result.cached:
             self.cache_hits += 1
             return
-        usage = output.usage
-        self.input_tokens += usage.input_tokens or 0
-        self.output_tokens += usage.output_tokens or 0
-        cost = self._cost(output)
+        tokens_in, tokens_out, cost = self._usage(output)
+        self.input_tokens += tokens_in
+        self.output_tokens += tokens_out
         if cost is None:
             self.unpriced += 1
         else:
@@ -127,14 +126,18 @@ class Accounting:
         if cached:
             self.judge_cache_hits += 1
             return
-        usage = output.usage
-        self.judge_input_tokens += usage.input_tokens or 0
-        self.judge_output_tokens += usage.output_tokens or 0
-        cost = self._cost(output)
+        tokens_in, tokens_out, cost = self._usage(output)
+        self.judge_input_tokens += tokens_in
+        self.judge_output_tokens += tokens_out
         if cost is None:
             self.judge_unpriced += 1
         else:
             self.judge_cost_usd += cost
+
+    def _usage(self, output: Output) -> tuple[int, int, float | None]:
+        """An output's input and output tokens and its priced cost (``None``: no price)."""
+        usage = output.usage
+        return usage.input_tokens or 0, usage.output_tokens or 0, self._cost(output)
 
     def add_judge_failure(self, attempts: int = 1) -> None:
         """Count one judge call that failed for good (after ``attempts`` attempts)."""
