@@ -213,6 +213,9 @@ class Runner:
         #: While the anchor set is scored: every call fresh, nothing read from or written to
         #: the response cache.
         self._fresh_calls = False
+        #: Results finished (and failed) by the workers in this session, for ``max_errors``.
+        self._finished = 0
+        self._failed = 0
         self._resolved: dict[str, tuple[dict[str, None], dict[str, None]]] = {
             s.name: ({}, {}) for s in ev.subjects
         }
@@ -335,6 +338,9 @@ class Runner:
             result = await self._one(subject, sample, epoch)
             self._pending.append(result)
             self._wake.set()
+            self._finished += 1
+            self._failed += result.error_class is not None
+            self._check_errors()
             if len(self._pending) >= limit:
                 # The writer is behind (a slow disk, or a busy event loop starving its thread):
                 # wait until it takes the batch rather than holding ever more results.
@@ -345,18 +351,20 @@ class Runner:
     # -- writing -------------------------------------------------------------------------------
 
     def _check_errors(self) -> None:
+        """Abort once more results than ``max_errors`` have failed. Counted as workers finish
+        results, not as the writer stores them, so the limit holds however far the writer lags
+        (results already finished are still stored)."""
         limit = self.options.max_errors
-        acc = self.accounting
         if limit is None or self._abort:
             return
+        finished, failed = self._finished, self._failed
         if isinstance(limit, float) and limit < 1:
-            finished = acc.done - acc.skipped
-            if finished >= 20 and acc.errors / finished > limit:
+            if finished >= 20 and failed / finished > limit:
                 self._abort = (
-                    f"{acc.errors} of {finished} results failed, more than --max-errors {limit:.0%}"
+                    f"{failed} of {finished} results failed, more than --max-errors {limit:.0%}"
                 )
-        elif acc.errors > limit:
-            self._abort = f"{acc.errors} results failed, more than --max-errors {int(limit)}"
+        elif failed > limit:
+            self._abort = f"{failed} results failed, more than --max-errors {int(limit)}"
         if self._abort:
             for worker in self._workers:
                 worker.cancel()
@@ -378,7 +386,6 @@ class Runner:
                 if result.output.system_fingerprint:
                     fingerprints.setdefault(result.output.system_fingerprint)
         self.accounting.elapsed = time.perf_counter() - self._started
-        self._check_errors()
         if self.on_progress:
             self.on_progress(self.accounting)
 
@@ -491,6 +498,9 @@ class Runner:
         status = "completed"
         try:
             await asyncio.gather(*self._workers)
+            if self._abort:
+                # Every worker saw the abort and returned before its cancellation landed.
+                status = "failed"
         except asyncio.CancelledError:
             current = asyncio.current_task()
             outer = current is not None and current.cancelling() > 0
