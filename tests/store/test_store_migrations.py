@@ -26,6 +26,22 @@ TABLES = {
     "scores",
     "response_cache",
     "judge_certificates",
+    # production traffic (0004)
+    "traces",
+    "spans",
+    "span_events",
+    "retrievals",
+    "tool_calls",
+    "trace_scores",
+    "feedback",
+    "outcomes",
+    "redaction_reports",
+    "trace_placeholders",
+    "store_settings",
+    "cases",
+    "review_queues",
+    "review_items",
+    "review_labels",
 }
 
 

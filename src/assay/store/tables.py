@@ -191,3 +191,288 @@ judge_certificates = Table(
     Column("certificate_json", Text, nullable=False),
     Index(None, "judge_key"),
 )
+
+
+# -- production traffic (issue 11): traces, spans and what hangs off them ------------------------
+#
+# Ids are the OTLP ids in lower-case hex (32 digits for a trace, 16 for a span). Text that can
+# hold personal data (messages, retrieved chunks, tool arguments, feedback) is written only after
+# redaction (assay.trace.redact); nothing here ever holds a raw value that redaction would catch.
+
+#: One row per trace, folded from its spans as they arrive (spans of one trace may come in many
+#: batches, to many receivers): times are the min/max over spans, counts and tokens are sums.
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("start_time", UTCDateTime, nullable=False),
+    Column("end_time", UTCDateTime, nullable=False),
+    Column("root_name", String, nullable=True),
+    Column("service", String, nullable=True),
+    Column("session_id", String, nullable=True),
+    Column("user_id", String, nullable=True),
+    Column("route", String, nullable=True),
+    Column("environment", String, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("n_spans", Integer, nullable=False),
+    Column("n_errors", Integer, nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost", Float, nullable=True),
+    Column("redacted", Boolean, nullable=False),
+    Column("attributes_json", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "start_time"),
+    Index(None, "session_id"),
+    Index(None, "user_id"),
+)
+
+#: One row per span, in assay's one model of the GenAI and OpenInference conventions.
+#: ``input_json``/``output_json`` hold messages (a list of {role, content, tool_calls…}) or a
+#: value; ``attributes_json`` keeps every attribute, known or not; ``flags_json`` the receiver's
+#: notes (clock skew, truncated attributes).
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("parent_id", String(16), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String, nullable=False),
+    Column("convention", String(16), nullable=False),
+    Column("start_time", UTCDateTime, nullable=False),
+    Column("end_time", UTCDateTime, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("service", String, nullable=True),
+    Column("operation", String, nullable=True),
+    Column("provider", String, nullable=True),
+    Column("model_requested", String, nullable=True),
+    Column("model_resolved", String, nullable=True),
+    Column("system_fingerprint", String, nullable=True),
+    Column("response_id", String, nullable=True),
+    Column("finish_reasons_json", Text, nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("cost", Float, nullable=True),
+    Column("session_id", String, nullable=True),
+    Column("user_id", String, nullable=True),
+    Column("input_json", Text, nullable=True),
+    Column("output_json", Text, nullable=True),
+    Column("attributes_json", Text, nullable=False),
+    Column("flags_json", Text, nullable=True),
+    PrimaryKeyConstraint("trace_id", "span_id"),
+    Index(None, "start_time"),
+    Index(None, "model_resolved"),
+)
+
+#: Span events and OTLP log records correlated to a span (the GenAI conventions move message
+#: content and evaluation results from the first to the second; both land here).
+span_events = Table(
+    "span_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=True),
+    Column("name", String, nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("body_json", Text, nullable=True),
+    Column("attributes_json", Text, nullable=False),
+    Index(None, "trace_id", "span_id"),
+)
+
+#: The documents a retrieval span returned (F3), in rank order.
+retrievals = Table(
+    "retrievals",
+    metadata,
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("document_id", String, nullable=True),
+    Column("chunk_id", String, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("content", Text, nullable=True),
+    Column("document_version", String, nullable=True),
+    Column("index_version", String, nullable=True),
+    Column("embedding_version", String, nullable=True),
+    PrimaryKeyConstraint("trace_id", "span_id", "rank"),
+)
+
+#: Tool calls: requested by an LLM span (``source='request'``) or executed by a tool span
+#: (``source='execution'``).
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("call_id", String, nullable=True),
+    Column("tool", String, nullable=True),
+    Column("arguments_json", Text, nullable=True),
+    Column("result_json", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("idempotency_key", String, nullable=True),
+    PrimaryKeyConstraint("trace_id", "span_id", "position"),
+)
+
+#: Scores on traces and spans: ``gen_ai.evaluation.result`` events computed elsewhere
+#: (``source='otel'``), online judges (``source='judge'``) and reviewers (``source='review'``).
+trace_scores = Table(
+    "trace_scores",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=True),
+    Column("name", String, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("label", String, nullable=True),
+    Column("explanation", Text, nullable=True),
+    Column("response_id", String, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "trace_id"),
+)
+
+#: Human feedback on a trace or span (D6): who rated (role), where (surface), and why (intent).
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("trace_id", String(32), nullable=True),
+    Column("span_id", String(16), nullable=True),
+    Column("session_id", String, nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("label", String, nullable=True),
+    Column("correction", Text, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("rater_id", String, nullable=True),
+    Column("rater_role", String(16), nullable=False),
+    Column("surface", String(16), nullable=False),
+    Column("intent", String, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "trace_id"),
+)
+
+#: Delayed outcome events (E3), joined to traces by conversation/session id within a window.
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("session_id", String, nullable=True),
+    Column("trace_id", String(32), nullable=True),
+    Column("event", String, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("bad", Boolean, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("attributes_json", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "session_id"),
+    Index(None, "trace_id"),
+)
+
+#: What redaction did to each received batch (I1): detector counts, never values. ``redacted``
+#: is false only when the receiver ran with ``--no-redact`` (recorded with its reason).
+redaction_reports = Table(
+    "redaction_reports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("n_items", Integer, nullable=False),
+    Column("redacted", Boolean, nullable=False),
+    Column("counts_json", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    Index(None, "received_at"),
+)
+
+#: Stable placeholders within a trace across batches and receivers: the number a (kind, value)
+#: got, keyed by a keyed hash of the value (HMAC-SHA256 with the store's redaction key), never
+#: the value itself.
+trace_placeholders = Table(
+    "trace_placeholders",
+    metadata,
+    Column("trace_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value_hash", String(32), nullable=False),
+    Column("number", Integer, nullable=False),
+    PrimaryKeyConstraint("trace_id", "kind", "value_hash"),
+    UniqueConstraint("trace_id", "kind", "number"),
+)
+
+#: Store-wide settings (the redaction key when ASSAY_REDACTION_KEY is not set).
+store_settings = Table(
+    "store_settings",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: Eval cases born from traces (A3, A4, E1, E2): drafts from the promotion policy and promoted
+#: cases. ``origin`` is incident / sampled-production / authored / synthetic; an incident-born
+#: case is deleted only with a reason (``deleted_at``/``delete_reason``; the row stays).
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset", String, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("origin", String(24), nullable=False),
+    Column("created_from", String, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("input_json", Text, nullable=False),
+    Column("target_json", Text, nullable=True),
+    Column("negative_example", Text, nullable=True),
+    Column("metadata_json", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("triaged_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("delete_reason", Text, nullable=True),
+    Index(None, "created_from"),
+    Index(None, "dataset"),
+)
+
+#: Review queues (annotation queues): a rubric, how many independent reviews each item needs.
+review_queues = Table(
+    "review_queues",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("rubric_json", Text, nullable=False),
+    Column("reviews_per_item", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: The items waiting in a queue: a draft case, a trace or a run's sample (``ref``).
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("queue", String, ForeignKey("review_queues.name", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("ref", String, nullable=False),
+    Column("payload_json", Text, nullable=True),
+    Column("assigned_to", String, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("queue", "kind", "ref"),
+)
+
+#: One reviewer's label on an item: pass/fail or a score, a note, a corrected answer.
+review_labels = Table(
+    "review_labels",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "item_id", String(32), ForeignKey("review_items.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("rater_id", String, nullable=False),
+    Column("rater_role", String(16), nullable=False),
+    Column("verdict", String(8), nullable=True),
+    Column("value", Float, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("correction", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("item_id", "rater_id"),
+)
