@@ -11,4 +11,5 @@ from assay.cli import (
     judge_commands,  # noqa: F401  (registers commands)
     serve_commands,  # noqa: F401  (registers commands)
     stats_commands,  # noqa: F401  (registers commands)
+    trace_commands,  # noqa: F401  (registers commands)
 )
