@@ -1,0 +1,128 @@
+"""PII stopped at the door (I1, I2): every span is redacted before its first write.
+
+Placeholders are ``<EMAIL_1>``-style, as in the offline half (:mod:`assay.data.pii.redact`), and
+stable within a trace: the same address is ``<EMAIL_1>`` in the prompt, the retrieved chunk and
+the tool arguments, even when the spans of one trace arrive in different batches at different
+receivers. That needs shared state, so the numbering lives in the store
+(``trace_placeholders``), keyed by a keyed hash of the value — HMAC-SHA256 with the store's
+redaction key (``ASSAY_REDACTION_KEY``, or a random key kept in ``store_settings``) — never by
+the value. The writer loads a batch's numbering and writes new numbers in the same transaction
+as the spans (:mod:`assay.trace.ingest`).
+
+User ids that are themselves personal data (an email as the user id) become a pseudonym
+``user-<hash>`` stable across traces, so per-user analyses still work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from typing import Any
+
+from assay.data.pii import detect
+from assay.data.pii.redact import Placeholders, _identity, redact_value
+from assay.trace.model import SpanEvent, SpanRecord
+
+
+class TracePlaceholders(Placeholders):
+    """The placeholder table of one trace, seeded from and adding to the store's numbering.
+
+    ``known`` maps ``(kind, value_hash)`` to the number already given in this trace; new
+    assignments are collected in :attr:`new` for the writer to store.
+    """
+
+    def __init__(self, trace_id: str, key: bytes, known: dict[tuple[str, str], int]) -> None:
+        super().__init__()
+        self.trace_id = trace_id
+        self._key = key
+        self._known = dict(known)
+        self.new: list[dict[str, Any]] = []
+        for (kind, _hash), number in known.items():
+            self._counts[kind] = max(self._counts[kind], number)
+
+    def value_hash(self, kind: str, value: str) -> str:
+        message = f"{kind}\x00{_identity(kind, value)}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+    def placeholder(self, kind: str, value: str) -> str:
+        digest = self.value_hash(kind, value)
+        number = self._known.get((kind, digest))
+        if number is None:
+            self._counts[kind] += 1
+            number = self._counts[kind]
+            self._known[(kind, digest)] = number
+            self.new.append(
+                {"trace_id": self.trace_id, "kind": kind, "value_hash": digest, "number": number}
+            )
+        return f"<{kind}_{number}>"
+
+
+def pseudonym(key: bytes, user_id: str | None) -> str | None:
+    """``user_id`` unchanged when it holds no PII; otherwise ``user-<16 hex>`` (keyed hash)."""
+    if not user_id or not detect(user_id):
+        return user_id
+    digest = hmac.new(key, f"user\x00{user_id.strip().lower()}".encode(), hashlib.sha256)
+    return f"user-{digest.hexdigest()[:16]}"
+
+
+class SpanRedactor:
+    """Redacts spans and events in place, one :class:`TracePlaceholders` per trace; counts
+    findings per type for the batch's redaction report (never the values)."""
+
+    def __init__(self, key: bytes, known: dict[str, dict[tuple[str, str], int]]) -> None:
+        self._key = key
+        self._known = known
+        self.tables: dict[str, TracePlaceholders] = {}
+        self.counts: Counter[str] = Counter()
+
+    def _table(self, trace_id: str) -> TracePlaceholders:
+        table = self.tables.get(trace_id)
+        if table is None:
+            table = TracePlaceholders(trace_id, self._key, self._known.get(trace_id, {}))
+            self.tables[trace_id] = table
+        return table
+
+    def _value(self, value: Any, table: TracePlaceholders) -> Any:
+        if value is None or isinstance(value, (int, float, bool)):
+            return value
+        redacted, findings = redact_value(value, table)
+        for finding in findings:
+            self.counts[finding.type] += 1
+        return redacted
+
+    def span(self, span: SpanRecord) -> None:
+        table = self._table(span.trace_id)
+        span.input = self._value(span.input, table)
+        span.output = self._value(span.output, table)
+        span.attributes = self._value(span.attributes, table)
+        span.resource = self._value(span.resource, table)
+        span.status_message = self._value(span.status_message, table)
+        span.name = self._value(span.name, table)
+        before = span.user_id
+        span.user_id = pseudonym(self._key, span.user_id)
+        if span.user_id != before:
+            self.counts["USER_ID"] += 1
+        before = span.session_id
+        span.session_id = pseudonym(self._key, span.session_id)
+        if span.session_id != before:
+            self.counts["SESSION_ID"] += 1
+        for doc in span.retrievals:
+            doc.content = self._value(doc.content, table)
+        for call in span.tool_calls:
+            call.arguments = self._value(call.arguments, table)
+            call.result = self._value(call.result, table)
+            call.error = self._value(call.error, table)
+            call.idempotency_key = self._value(call.idempotency_key, table)
+        for evaluation in span.evaluations:
+            evaluation.explanation = self._value(evaluation.explanation, table)
+        for event in span.events:
+            self.event(event)
+
+    def event(self, event: SpanEvent) -> None:
+        table = self._table(event.trace_id)
+        event.body = self._value(event.body, table)
+        event.attributes = self._value(event.attributes, table)
+
+    def new_rows(self) -> list[dict[str, Any]]:
+        return [row for table in self.tables.values() for row in table.new]
