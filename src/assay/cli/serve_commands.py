@@ -17,6 +17,18 @@ from assay.core import AssayError
 
 TOKEN_ENV = "ASSAY_TOKEN"
 
+NoRedactOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-redact",
+        help="Store trace text as received (PII included). Recorded in every batch's report.",
+    ),
+]
+ReasonOption = Annotated[
+    str | None,
+    typer.Option("--reason", help="Why redaction is off (required with --no-redact)."),
+]
+
 
 def check_binding(host: str, token: str | None) -> None:
     """Refuse to listen beyond loopback without a token (a store holds prompts, outputs and
@@ -47,24 +59,86 @@ def serve(
             help="Access token every request must carry (required off loopback).",
         ),
     ] = None,
+    no_redact: NoRedactOption = False,
+    reason: ReasonOption = None,
 ) -> None:
-    """Serve the web UI (runs, samples, comparisons, planner) and its JSON API under /api/."""
+    """Serve the web UI (runs, samples, comparisons, planner, traces), its JSON API under /api/,
+    and the OTLP/HTTP receiver at /v1/traces and /v1/logs (PII redacted before the first write)."""
     import uvicorn
 
     from assay.web import create_app
 
     token = token or os.environ.get(TOKEN_ENV) or None
     check_binding(host, token)
+    note = redaction_note(no_redact, reason)
     store = _store(db)
     try:
         err_console.print(
             f"assay serve: store {store.url}, http://{host}:{port}/ "
-            f"(API schema at /docs{'; token required' if token else ''})",
+            f"(API schema at /docs; OTLP at /v1/traces{'; token required' if token else ''}"
+            f"{'; REDACTION OFF' if no_redact else ''})",
             highlight=False,
         )
-        uvicorn.run(create_app(store, token=token), host=host, port=port, log_level="warning")
+        app_ = create_app(store, token=token, redact=not no_redact, redact_note=note)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:
         store.close()
+
+
+@app.command()
+def collect(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 4318,
+    db: DbOption = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar=TOKEN_ENV,
+            help="Access token every request must carry (required off loopback).",
+        ),
+    ] = None,
+    no_redact: NoRedactOption = False,
+    reason: ReasonOption = None,
+) -> None:
+    """Run only the OTLP/HTTP receiver (POST /v1/traces, /v1/logs; GET /healthz).
+
+    Stateless apart from the store: run several behind a load balancer against one PostgreSQL
+    (give them the same ASSAY_REDACTION_KEY so placeholders agree)."""
+    import uvicorn
+
+    from assay.trace.receiver import collector_app
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    check_binding(host, token)
+    note = redaction_note(no_redact, reason)
+    store = _store(db)
+    try:
+        err_console.print(
+            f"assay collect: store {store.url}, OTLP/HTTP at http://{host}:{port}/v1/traces "
+            f"and /v1/logs{'; token required' if token else ''}"
+            f"{'; REDACTION OFF' if no_redact else ''}",
+            highlight=False,
+        )
+        app_ = collector_app(store, token=token, redact=not no_redact, note=note)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        store.close()
+
+
+def redaction_note(no_redact: bool, reason: str | None) -> str | None:
+    """The note every batch's redaction report carries when redaction is off."""
+    if not no_redact:
+        return None
+    if not reason or not reason.strip():
+        raise AssayError(
+            "--no-redact stores personal data as received and needs a reason",
+            where="--no-redact",
+            fix='add --reason "why" (it is recorded with every batch)',
+        )
+    return f"--no-redact: {reason.strip()}"
 
 
 @app.command()

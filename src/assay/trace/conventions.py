@@ -584,6 +584,26 @@ def _map_openinference(record: SpanRecord, attrs: dict[str, Any]) -> None:
         ]
 
 
+def _unmapped(
+    span: Any, resource: dict[str, Any], error: Exception
+) -> tuple[SpanRecord, list[SpanEvent]]:
+    """The span with its raw attributes only, flagged, when the mapping itself failed."""
+    record = SpanRecord(
+        trace_id=_hex(span.trace_id),
+        span_id=_hex(span.span_id),
+        parent_id=_hex(span.parent_span_id) or None,
+        name=span.name,
+        start_time=nanos_to_datetime(span.start_time_unix_nano),
+        end_time=nanos_to_datetime(span.end_time_unix_nano),
+        status=_STATUS.get(span.status.code, "unset"),  # type: ignore[arg-type]
+        service=_str(resource.get("service.name")),
+        attributes=attributes_of(span.attributes),
+        resource=resource,
+        flags={"mapping_error": f"{type(error).__name__}: {error}"[:500]},
+    )
+    return record, []
+
+
 def resource_attributes(resource: Any) -> dict[str, Any]:
     return attributes_of(resource.attributes)
 
@@ -608,7 +628,10 @@ def spans_from_request(request: Any) -> tuple[list[SpanRecord], list[SpanEvent],
                 if span.parent_span_id and len(span.parent_span_id) != 8:
                     problems.append(f"span {span.name!r}: parent span id must be 8 bytes")
                     continue
-                record, extra = map_span(span, resource, scope)
+                try:
+                    record, extra = map_span(span, resource, scope)
+                except Exception as error:  # a mapping bug must never lose the span
+                    record, extra = _unmapped(span, resource, error)
                 spans.append(record)
                 events.extend(extra)
     return spans, events, problems

@@ -132,9 +132,18 @@ def _settings_from(request: Request) -> CompareSettings:
     return compare_settings(**kwargs)
 
 
-def create_app(store: Store | str | None = None, *, token: str | None = None) -> FastAPI:
+def create_app(
+    store: Store | str | None = None,
+    *,
+    token: str | None = None,
+    redact: bool = True,
+    redact_note: str | None = None,
+) -> FastAPI:
     """The web app over ``store`` (a :class:`Store`, a URL or path, or ``None`` for the default
-    store). With ``token``, every request must carry it (see :class:`TokenGuard`)."""
+    store). With ``token``, every request must carry it (see :class:`TokenGuard`). The app also
+    receives OTLP/HTTP traces and logs at ``/v1/traces`` and ``/v1/logs``, redacting PII before
+    the first write unless ``redact=False`` (recorded with ``redact_note`` in every batch's
+    redaction report)."""
     store = store if isinstance(store, Store) else Store(store)
     app = FastAPI(
         title="assay",
@@ -167,7 +176,12 @@ def create_app(store: Store | str | None = None, *, token: str | None = None) ->
         )
         return _error_response(request, 422, problems or "invalid input", None)
 
-    routers = [_api(store), _pages(store)]
+    from assay.trace.receiver import TraceWriter, otlp_router
+
+    writer = TraceWriter(store, redact=redact, note=redact_note)
+    app.state.trace_writer = writer
+    app.router.on_shutdown.append(writer.close)
+    routers = [_api(store), _pages(store), otlp_router(writer)]
     for router in routers:
         app.include_router(router)
     app.state.routers = routers  # every route the app serves, for tests that walk them all
