@@ -70,7 +70,7 @@ def make_spans(n: int, seed: int = 7) -> list:  # type: ignore[type-arg]
     provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("bench")
-    words = "refund order shipping account invoice password delivery warranty".split()
+    words = ["refund", "order", "shipping", "account", "invoice", "password", "delivery", "warranty"]
     for t in range(n // 5):
         genai = t % 2 == 0
         with tracer.start_as_current_span("chat gpt-4o-mini") as root:
@@ -235,7 +235,10 @@ def main() -> None:
                 f"N={large['n']:,}: {large['n'] / large['wall']:,.0f} spans/s, "
                 f"peak RSS {large['rss']:.0f} MB"
             )
-            rss_line = f" rss_{args.n // 1000}k_mb={result['rss']:.0f} rss_{args.rss_large // 1000}k_mb={large['rss']:.0f}"
+            small_k, large_k = args.n // 1000, args.rss_large // 1000
+            rss_line = (
+                f" rss_{small_k}k_mb={result['rss']:.0f} rss_{large_k}k_mb={large['rss']:.0f}"
+            )
         phoenix = PHOENIX_MS_PER_SPAN / (per_k / 1000)
         print(
             f"trace_ingest: cpu_ratio_to_floor={ratio:.2f} (target <= 3) "

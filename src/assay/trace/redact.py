@@ -72,6 +72,33 @@ def pseudonym(key: bytes, user_id: str | None) -> str | None:
 _SEPARATOR = "\x00\x00"
 
 
+#: Attributes that name things rather than carry text (models, providers, operations, SDK and
+#: service identity): never scanned in the one-pass check. A model called
+#: ``gpt-4o-mini-2024-07-18`` would otherwise wake every digit detector on every span.
+NOT_TEXT_KEYS = frozenset(
+    {
+        "gen_ai.operation.name",
+        "gen_ai.provider.name",
+        "gen_ai.system",
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.response.id",
+        "gen_ai.response.finish_reasons",
+        "llm.model_name",
+        "llm.provider",
+        "llm.system",
+        "openinference.span.kind",
+        "otel.scope.name",
+        "service.name",
+        "service.version",
+        "service.instance.id",
+        "telemetry.sdk.language",
+        "telemetry.sdk.name",
+        "telemetry.sdk.version",
+    }
+)
+
+
 def _strings(value: Any, out: list[str], key: str | None = None) -> bool:
     """Append every string inside ``value`` to ``out``; True when one sits under a key named
     like a secret (``api_key``, ``password`` …), which redaction replaces whole."""
@@ -81,6 +108,8 @@ def _strings(value: Any, out: list[str], key: str | None = None) -> bool:
     secret = False
     if isinstance(value, dict):
         for k, v in value.items():
+            if k in NOT_TEXT_KEYS:
+                continue
             secret |= _strings(v, out, str(k))
     elif isinstance(value, (list, tuple)):
         for v in value:

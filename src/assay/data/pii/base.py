@@ -56,7 +56,9 @@ class PatternDetector:
 
     ``validate(match, text)`` returns the ``(start, end)`` to report, or ``None``.
     ``keywords`` is a cheap prefilter: when given, a text that contains none of them (compared in
-    lower case) is skipped without running the pattern.
+    lower case) is skipped without running the pattern. ``prefilter`` is another: a simpler
+    regex that every match of ``pattern`` must also match (a necessary condition, such as "six
+    digits close together" for phone and card numbers); a text it does not find is skipped.
     """
 
     type: str
@@ -65,12 +67,15 @@ class PatternDetector:
     validate: Validator = _whole
     priority: int = 50
     keywords: tuple[str, ...] = ()
+    prefilter: re.Pattern[str] | None = None
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         if self.keywords:
             lowered = text.lower()
             if not any(k in lowered for k in self.keywords):
                 return
+        if self.prefilter is not None and self.prefilter.search(text) is None:
+            return
         for match in self.pattern.finditer(text):
             span = self.validate(match, text)
             if span is not None:

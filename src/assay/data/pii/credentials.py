@@ -210,6 +210,9 @@ def _detectors() -> tuple[PatternDetector, ...]:
             _keyed,
             priority=95,
             keywords=("key", "secret", "token", "pass", "pwd", "credential", "bearer"),
+            # Every match has an assignment (":", "=", ":=" or "=>"); a text without one skips
+            # the pattern, whose leading [\w.-]* backtracks through every word.
+            prefilter=re.compile(r"[:=]"),
         ),
     )
 
