@@ -52,6 +52,7 @@ _GENAI_KINDS = {
     "embedding": "embedding",
     "execute_tool": "tool",
     "invoke_agent": "agent",
+    "invoke_workflow": "chain",
     "create_agent": "agent",
     "retrieval": "retrieval",
     "retrieve": "retrieval",
