@@ -535,8 +535,9 @@ def _map_openinference(record: SpanRecord, attrs: dict[str, Any]) -> None:
     record.provider = _str(_first(attrs, "llm.provider", "llm.system"))
     params = _json_value(attrs.get("llm.invocation_parameters"))
     requested = params.get("model") if isinstance(params, dict) else None
-    record.model_requested = _str(requested or attrs.get("llm.model_name"))
-    record.model_resolved = _str(attrs.get("llm.model_name"))
+    model = _first(attrs, "llm.model_name", "embedding.model_name")
+    record.model_requested = _str(requested or model)
+    record.model_resolved = _str(model)
     record.input_tokens = _int(attrs.get("llm.token_count.prompt"))
     record.output_tokens = _int(attrs.get("llm.token_count.completion"))
     record.cost = _float(_first(attrs, "llm.cost.total"))
@@ -633,8 +634,8 @@ def spans_from_request(request: Any) -> tuple[list[SpanRecord], list[SpanEvent],
                     record, extra = map_span(span, resource, scope)
                 except Exception as error:  # a mapping bug must never lose the span
                     record, extra = _unmapped(span, resource, error)
+                record.events.extend(extra)  # stored with the span, once, like the span
                 spans.append(record)
-                events.extend(extra)
     return spans, events, problems
 
 

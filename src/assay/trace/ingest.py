@@ -261,7 +261,8 @@ def _trace_rows(spans: Iterable[SpanRecord], now: datetime, redacted: bool) -> l
                 "output_tokens": 0,
                 "cost": None,
                 "redacted": redacted,
-                "attributes_json": None,
+                # The resource (service, deployment, host, geo …) of the first span seen.
+                "attributes_json": _dumps(span.resource) if span.resource else None,
                 "updated_at": now,
             }
         row["start_time"] = min(row["start_time"], span.start_time)
@@ -312,6 +313,7 @@ def _upsert_traces(conn: Connection, rows: list[dict[str, Any]]) -> None:
             "session_id": func.coalesce(traces.c.session_id, new.session_id),
             "user_id": func.coalesce(traces.c.user_id, new.user_id),
             "environment": func.coalesce(traces.c.environment, new.environment),
+            "attributes_json": func.coalesce(traces.c.attributes_json, new.attributes_json),
             "status": func.coalesce(func.nullif(new.status, "ok"), traces.c.status),
             "n_spans": traces.c.n_spans + new.n_spans,
             "n_errors": traces.c.n_errors + new.n_errors,
