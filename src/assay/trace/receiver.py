@@ -214,7 +214,10 @@ def otlp_router(writer: TraceWriter, *, max_body: int = MAX_BODY_BYTES) -> Any:
     from assay.trace.conventions import events_from_logs, spans_from_request
     from assay.trace.otlp import decode_logs, decode_traces, encode_response
 
-    router = APIRouter(tags=["otlp"])
+    # Not in the app's OpenAPI schema: the OTLP specification is these routes' schema (their
+    # bodies are protobuf or OTLP/JSON, not JSON models); tests/trace/test_receiver.py covers
+    # every documented answer.
+    router = APIRouter(tags=["otlp"], include_in_schema=False)
 
     async def receive(request: Request, logs: bool) -> Response:
         try:
