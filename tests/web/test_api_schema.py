@@ -49,7 +49,10 @@ def test_api_has_no_server_errors(api_schema, demo_store):  # type: ignore[no-un
             seen.add(response.status_code)
 
         exercise()
-        if operation.path not in ("/api/plan", "/api/certificates/{cert_id}"):
+        # The demo store holds no traces: the trace routes can only answer 404 here (their
+        # success paths are tested in tests/trace/test_trace_api.py).
+        no_success = ("/api/plan", "/api/certificates/{cert_id}", "/api/traces/{trace_id}")
+        if operation.path not in no_success and not operation.path.endswith("/promote"):
             assert 200 in seen, operation.label
 
 

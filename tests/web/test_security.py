@@ -26,6 +26,7 @@ def concrete_paths(app, demo_store) -> list[str]:  # type: ignore[no-untyped-def
         "sample_id": "q0001",
         "name": "assay.css",
         "cert_id": "anything",
+        "trace_id": "0" * 32,
     }
     paths = []
     routes = [*app.routes, *(r for router in app.state.routers for r in router.routes)]

@@ -385,9 +385,6 @@ def _run_period(store: Any, ref: str, period: str) -> tuple[str, str]:
 
 @audit_app.command("humans")
 def audit_humans_cmd(
-    labels: Annotated[
-        Path, typer.Argument(help="Human labels: CSV or JSONL (sample, rater, label, time).")
-    ],
     runs: Annotated[
         list[str],
         typer.Option(
@@ -396,12 +393,20 @@ def audit_humans_cmd(
             "repeat, one per period, to attribute drift.",
         ),
     ],
+    labels: Annotated[
+        Path | None,
+        typer.Argument(help="Human labels: CSV or JSONL (sample, rater, label, time)."),
+    ] = None,
     scorer: Annotated[
         str | None, typer.Option(help="The judge scorer [default: the runs' first judge scorer].")
     ] = None,
     period: Annotated[
         str, typer.Option(help="Group labels by day, week, month, quarter or label.")
     ] = "month",
+    queue: Annotated[
+        str | None,
+        typer.Option("--queue", help="Read the human labels from this review queue, not a file."),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -417,9 +422,21 @@ def audit_humans_cmd(
     )
     from assay.cli.app import _store
 
-    human = load_human_labels(labels)
+    if (labels is None) == (queue is None):
+        raise AssayError(
+            "give the human labels as a file or as --queue NAME, one of the two",
+            where="labels",
+            fix="e.g. `assay audit humans labels.csv --run RUN` or `--queue triage --run RUN`",
+        )
     store = _store(db)
     try:
+        if queue is not None:
+            from assay.review import load_queue_labels
+
+            human = load_queue_labels(store, queue)
+        else:
+            assert labels is not None
+            human = load_human_labels(labels)
         judge_by_period: dict[str, dict[str, float]] = {}
         for ref in runs:
             run_id, name = _run_period(store, ref, period)

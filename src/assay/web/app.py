@@ -24,7 +24,10 @@ from assay.store import Store
 from assay.store.run_info import RUN_STATUSES
 from assay.web import views
 from assay.web.auth import TokenGuard
+from assay.web.feedback_api import feedback_router
 from assay.web.render import render, static_files
+from assay.web.review import review_routers
+from assay.web.traces import trace_routers
 
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
@@ -181,7 +184,14 @@ def create_app(
     writer = TraceWriter(store, redact=redact, note=redact_note)
     app.state.trace_writer = writer
     app.router.on_shutdown.append(writer.close)
-    routers = [_api(store), _pages(store), otlp_router(writer)]
+    routers = [
+        _api(store),
+        _pages(store),
+        otlp_router(writer),
+        *trace_routers(store),
+        *review_routers(store),
+        feedback_router(store),
+    ]
     for router in routers:
         app.include_router(router)
     app.state.routers = routers  # every route the app serves, for tests that walk them all
