@@ -1,0 +1,167 @@
+"""The production chapter of ``assay demo``: simulated traffic through the real receiver.
+
+A simulated app (:mod:`assay.testing.traffic`, instrumented with the real OpenTelemetry SDK)
+sends a week of traces over OTLP/HTTP to the same app ``assay serve`` runs, started here on a
+free loopback port; its users' feedback and delayed outcomes go to ``/api/feedback`` and
+``/api/outcomes``. Then the promotion policy turns every failed trace into a draft case, and the
+chapter prints what arrived, what redaction did at the door, and one draft.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from assay.core import AssayError
+from assay.store import Store
+
+
+@dataclass
+class ProductionDemo:
+    """What the chapter stored: counts and the ids a reader may want to look at."""
+
+    n_traces: int
+    n_spans: int
+    failed: int
+    failed_delayed: int
+    drafts: list[str]
+    example_trace: str | None
+    truth: Any
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Server:
+    """``assay serve``'s app on a loopback port, in a thread, for the length of a block."""
+
+    def __init__(self, store: Store) -> None:
+        import uvicorn
+
+        from assay.web import create_app
+
+        self.port = _free_port()
+        config = uvicorn.Config(
+            create_app(store), host="127.0.0.1", port=self.port, log_level="error"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise AssayError("the demo's receiver did not start", where="assay demo")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def _post(url: str, records: list[dict[str, Any]]) -> None:
+    import httpx
+
+    for start in range(0, len(records), 1000):
+        response = httpx.post(url, json=records[start : start + 1000], timeout=60)
+        if response.status_code != 200:
+            raise AssayError(
+                f"{url} refused the demo's records: HTTP {response.status_code} "
+                f"{response.text[:200]}",
+                where="assay demo",
+            )
+
+
+def run_production_demo(
+    store: Store, console: Console, err_console: Console, *, requests: int = 500, seed: int = 7
+) -> ProductionDemo:
+    """Send a simulated week of production traffic through the receiver and report it."""
+    from assay.store.tables import redaction_reports, spans, traces
+    from assay.testing.traffic import TrafficConfig, simulate
+    from assay.trace.labels import trace_verdicts
+    from assay.trace.promote import list_drafts, sync_drafts
+
+    config = TrafficConfig(seed=seed, days=7, requests=requests)
+    err_console.print(
+        f"\n[bold]Production[/bold] (simulated): a week of traffic, {requests} requests, "
+        "through the OTLP receiver",
+        highlight=False,
+    )
+    with _Server(store) as server:
+        err_console.print(
+            f"$ python -m assay.testing traffic --endpoint {server.url} --requests {requests}",
+            highlight=False,
+        )
+        result = simulate(config, endpoint=server.url)
+        _post(f"{server.url}/api/feedback", result.feedback)
+        _post(f"{server.url}/api/outcomes", result.outcomes)
+    sync_drafts(store)  # feedback and outcomes already drafted most; this catches the rest
+    drafts = [case.id for case in list_drafts(store)]
+    verdicts = trace_verdicts(store)
+    failed = sum(1 for v in verdicts.values() if getattr(v, "label", v) == "failed")
+    delayed = sum(1 for v in verdicts.values() if getattr(v, "label", v) == "failed_delayed")
+    with store.engine.connect() as conn:
+        n_traces = conn.execute(select(func.count()).select_from(traces)).scalar_one()
+        n_spans = conn.execute(select(func.count()).select_from(spans)).scalar_one()
+        reports = conn.execute(select(redaction_reports.c.counts_json)).scalars().all()
+    found: dict[str, int] = {}
+    for text in reports:
+        for kind, count in json.loads(text).items():
+            found[kind] = found.get(kind, 0) + count
+    table = Table(title="production traffic received", show_header=False, title_justify="left")
+    table.add_row("traces / spans", f"{n_traces:,} / {n_spans:,} (all {result.n_spans:,} sent)")
+    table.add_row(
+        "PII redacted at the door",
+        ", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "none",
+    )
+    table.add_row("feedback / outcomes", f"{len(result.feedback)} / {len(result.outcomes)}")
+    table.add_row("failed / failed_delayed", f"{failed} / {delayed}")
+    table.add_row("draft cases (failed → test)", str(len(drafts)))
+    console.print(table)
+    example = None
+    if drafts:
+        case = next(c for c in list_drafts(store) if c.id == drafts[0])
+        example = case.created_from
+        console.print(
+            f"draft {case.id} from trace {case.created_from} (origin {case.origin}):",
+            highlight=False,
+        )
+        console.print(f"  input: {_short(case.input)}", highlight=False, markup=False)
+        if case.negative_example:
+            console.print(
+                f"  observed (negative example): {_short(case.negative_example)}",
+                highlight=False,
+                markup=False,
+            )
+    return ProductionDemo(
+        n_traces=n_traces,
+        n_spans=n_spans,
+        failed=failed,
+        failed_delayed=delayed,
+        drafts=drafts,
+        example_trace=example,
+        truth=result.truth,
+    )
+
+
+def _short(value: Any, width: int = 100) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
