@@ -75,6 +75,19 @@ def test_trace_list_filters_and_links_to_a_trace(trace_server, page, screenshot)
     assert page.locator("#trace-id").inner_text() == ids.error
 
 
+def test_drafts_page_lists_failed_traces_with_their_age(trace_server, page, screenshot):
+    base, ids = trace_server
+    page.goto(base + "/drafts")
+    # The refund trace has a thumbs-down (this runs before the promote test makes it a case).
+    assert not page.locator("#no-drafts").count()
+    row = page.locator("tr.draft-row").first
+    assert row.locator("a").get_attribute("href") == f"/traces/{ids.refund}"
+    assert page.locator("#draft-total").inner_text() == str(page.locator("tr.draft-row").count())
+    screenshot(page, "drafts")
+    row.locator("a").click()
+    page.wait_for_url(f"**/traces/{ids.refund}")
+
+
 def test_trace_page_waterfall_messages_and_escaping(trace_server, page, screenshot):
     base, ids = trace_server
     page.goto(f"{base}/traces/{ids.refund}")

@@ -313,7 +313,45 @@ def trace_pages(store: Store) -> APIRouter:
                 case["dataset"] = str(shown.relative_to(root))
         return _page("trace.html", title=f"trace {data['trace']['id'][:16]}", data=data)
 
+    @pages.get("/drafts")
+    def drafts_page(request: Request) -> HTMLResponse:
+        """Draft cases from failed traces waiting for triage, oldest first (E2's backlog).
+
+        The promotion policy is applied first (idempotent: a trace gets at most one draft), so
+        traces labelled failed by a path that does not draft as it writes (an online judge's
+        scores, a review label) are on the page too."""
+        from datetime import timedelta
+
+        from assay.trace.labels import parse_duration
+        from assay.trace.promote import list_drafts, sync_drafts
+
+        text = request.query_params.get("older_than", "").strip()
+        older = parse_duration(text, "older_than") if text else None
+        sync_drafts(store)
+        backlog_after = timedelta(days=7)
+        drafts = [case.as_dict() for case in list_drafts(store, older_than=older)]
+        for draft in drafts:
+            draft["input_text"] = _excerpt(draft["input"])
+            draft["stale"] = draft["age_days"] >= backlog_after.days
+        return _page(
+            "drafts.html",
+            title="draft cases",
+            drafts=drafts[:500],
+            total=len(drafts),
+            stale=sum(1 for d in drafts if d["stale"]),
+            older_than=text,
+        )
+
     return pages
+
+
+def _excerpt(value: Any, width: int = 160) -> str:
+    """A one-line excerpt of a case's input (a string or a list of messages)."""
+    if isinstance(value, list):
+        parts = [str(m.get("content", "")) for m in value if isinstance(m, dict)]
+        value = " / ".join(p for p in parts if p)
+    text = " ".join(str(value or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
