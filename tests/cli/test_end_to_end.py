@@ -36,6 +36,14 @@ def test_demo_runs_end_to_end_and_prints_intervals_per_slice(cli, tmp_path):
     length = certificate.check("length_bias")
     assert length.details["raw_win_rate"] - length.details["lc_win_rate"] > 0.1
     assert "length-controlled" in out and "judge certificate" in out
+    # The production chapter: a simulated week through the OTLP receiver, failures as drafts.
+    assert "production traffic received" in out and "draft cases" in out
+    with sqlite3.connect(tmp_path / "demo" / ".assay" / "assay.db") as db:
+        n_traces = db.execute("SELECT count(*) FROM traces").fetchone()[0]
+        n_drafts = db.execute("SELECT count(*) FROM cases WHERE status = 'draft'").fetchone()[0]
+        reports = db.execute("SELECT counts_json FROM redaction_reports").fetchall()
+    assert n_traces == 500 and n_drafts > 0
+    assert sum(json.loads(r[0]).get("EMAIL", 0) for r in reports) > 0
     store.close()
 
 

@@ -329,6 +329,10 @@ def show(
             help="Also show clustered and bootstrap intervals, epoch variance and flaky samples.",
         ),
     ] = False,
+    cost: Annotated[
+        bool,
+        typer.Option("--cost", help="Also show cost and latency percentiles of the run's calls."),
+    ] = False,
 ) -> None:
     """Per-metric means with 95% intervals (Wilson for pass/fail, t otherwise), per slice."""
     from assay.analyse import summarise_run
@@ -345,6 +349,11 @@ def show(
     from assay.analyse import is_pairwise_run, pairwise_report
 
     pairwise = pairwise_report(store, run_id) if is_pairwise_run(summary.manifest) else None
+    costs = None
+    if cost:
+        from assay.analyse.run_costs import run_cost_report
+
+        costs = run_cost_report(store, run_id)
     if json_out:
         data = _summary_json(summary)
         if precision is not None:
@@ -353,6 +362,8 @@ def show(
             data["intervals"] = precision_json(precision)
         if pairwise is not None:
             data["pairwise"] = pairwise.as_dict()
+        if costs is not None:
+            data["costs"] = costs
         console.print_json(data=data)
     else:
         console.print(summary_tables(summary))
@@ -364,6 +375,10 @@ def show(
             from assay.cli.render_stats import precision_tables
 
             console.print(precision_tables(precision))
+        if costs is not None:
+            from assay.cli.cost_commands import run_cost_view
+
+            console.print(run_cost_view(costs))
     store.close()
 
 
@@ -433,6 +448,13 @@ def demo(
     ] = Path("assay-demo"),
     samples: Annotated[int, typer.Option(help="Number of samples in the example dataset.")] = 400,
     db: DbOption = None,
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production/--no-production",
+            help="End with production: a simulated week of traces through the OTLP receiver.",
+        ),
+    ] = True,
 ) -> None:
     """Write a small example project and run it on the simulated world, end to end."""
     from assay.analyse import diff_manifests, summarise_run
@@ -476,10 +498,21 @@ def demo(
     )
     console.print(pairwise_view(report))
     certificate = _demo_audit(store, directory, b.run_id, context, lineage)
+    traces_hint = ""
+    if production:
+        from assay.cli.demo_production import run_production_demo
+
+        shown = run_production_demo(store, console, err_console)
+        if shown.example_trace:
+            traces_hint = (
+                f" Production: `assay traces list --label failed`, "
+                f"`assay traces show {shown.example_trace[:12]}`, `assay traces drafts`, "
+                "and `assay serve` for /traces and /drafts."
+            )
     err_console.print(
         f"\nNext: `cd {directory}` and try `assay runs`, `assay show {b.run_id}`, "
         f"`assay show {judge_run}`, `assay audit show {certificate.id}`, "
-        f"`assay export {b.run_id} --format csv`. The store is {store.url}."
+        f"`assay export {b.run_id} --format csv`.{traces_hint} The store is {store.url}."
     )
     store.close()
 

@@ -162,6 +162,10 @@ def run_production_demo(
 
 
 def _short(value: Any, width: int = 100) -> str:
+    """One line of a case's text; for messages, the last user message (what was asked)."""
+    if isinstance(value, list):
+        asked = [m.get("content") for m in value if isinstance(m, dict) and m.get("role") == "user"]
+        value = asked[-1] if asked and isinstance(asked[-1], str) else value
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
