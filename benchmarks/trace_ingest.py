@@ -70,7 +70,16 @@ def make_spans(n: int, seed: int = 7) -> list:  # type: ignore[type-arg]
     provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("bench")
-    words = ["refund", "order", "shipping", "account", "invoice", "password", "delivery", "warranty"]
+    words = [
+        "refund",
+        "order",
+        "shipping",
+        "account",
+        "invoice",
+        "password",
+        "delivery",
+        "warranty",
+    ]
     for t in range(n // 5):
         genai = t % 2 == 0
         with tracer.start_as_current_span("chat gpt-4o-mini") as root:
@@ -162,7 +171,7 @@ def floor_cpu(bodies: list[bytes], folder: Path) -> float:
     return used
 
 
-def serve_and_send(spans: list, folder: Path, tag: str) -> dict[str, float]:  # type: ignore[type-arg]
+def serve_and_send(spans: list, folder: Path, tag: str, clients: int = 4) -> dict[str, float]:  # type: ignore[type-arg]
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -186,15 +195,29 @@ def serve_and_send(spans: list, folder: Path, tag: str) -> dict[str, float]:  # 
             if time.monotonic() > deadline:
                 raise RuntimeError("assay collect did not start") from None
             time.sleep(0.1)
-    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=120)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Several apps export at once (one exporter each), as in production; each export encodes its
+    # batch and waits for the commit, so one exporter alone would measure the client.
+    exporters = [
+        OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=120)
+        for _ in range(clients)
+    ]
+    work = batches(spans)
     cpu0, wall0 = cpu_seconds(server.pid), time.perf_counter()
-    for batch in batches(spans):
-        if exporter.export(batch) is not SpanExportResult.SUCCESS:
-            raise RuntimeError("an export failed")
+
+    def send(k: int) -> None:
+        for batch in work[k::clients]:
+            if exporters[k].export(batch) is not SpanExportResult.SUCCESS:
+                raise RuntimeError("an export failed")
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, range(clients)))
     wall = time.perf_counter() - wall0
     cpu = cpu_seconds(server.pid) - cpu0
     rss = peak_rss_mb(server.pid)
-    exporter.shutdown()
+    for each in exporters:
+        each.shutdown()
     server.terminate()
     server.wait(30)
     with sqlite3.connect(folder / f"{tag}.db") as check:
