@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from assay.core import AssayError
 
@@ -30,10 +32,12 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def _store(db: str | None):  # type: ignore[no-untyped-def]
+def _store(db: str | None, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """The store at ``db`` (default: ``$ASSAY_DB`` or ``.assay/assay.db``). Read-only commands
+    pass ``create=False``: a path with no store is an error, not a new empty store."""
     from assay.store import Store
 
-    return Store(db)
+    return Store(db, create=create)
 
 
 def _parse_max_errors(value: str | None) -> int | float | None:
@@ -295,7 +299,7 @@ def runs_cmd(
     """List stored runs, newest first."""
     from assay.cli.render import runs_table
 
-    store = _store(db)
+    store = _store(db, create=False)
     runs = store.list_runs(limit=limit)
     if json_out:
         console.print_json(data=[r.model_dump(mode="json") for r in runs])
@@ -333,12 +337,25 @@ def show(
         bool,
         typer.Option("--cost", help="Also show cost and latency percentiles of the run's calls."),
     ] = False,
+    human: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--human",
+            metavar="LABELS",
+            help="Human labels (sample, label) for some samples: adds judge-only, human-only "
+            "and prediction-powered (PPI) intervals side by side.",
+        ),
+    ] = None,
+    human_queue: Annotated[
+        list[str] | None,
+        typer.Option("--human-queue", metavar="QUEUE", help="Human labels from a review queue."),
+    ] = None,
 ) -> None:
     """Per-metric means with 95% intervals (Wilson for pass/fail, t otherwise), per slice."""
     from assay.analyse import summarise_run
     from assay.cli.render import summary_tables
 
-    store = _store(db)
+    store = _store(db, create=False)
     run_id = store.resolve_run_id(run_ref)
     summary = summarise_run(store, run_id, slices=slice_key or None)
     precision = None
@@ -354,8 +371,18 @@ def show(
         from assay.analyse.run_costs import run_cost_report
 
         costs = run_cost_report(store, run_id)
+    corrected = None
+    if human or human_queue:
+        from assay.analyse import load_scores
+        from assay.analyse.human_corrected import human_corrected_run
+        from assay.cli.human_labels import labels_for_run, require_labels
+
+        labels = require_labels(labels_for_run(store, run_id, human, human_queue, None), "--human")
+        corrected = human_corrected_run(load_scores(store, run_id), labels)
     if json_out:
         data = _summary_json(summary)
+        if corrected is not None:
+            data["human_corrected"] = [h.as_dict() for h in corrected]
         if precision is not None:
             from assay.cli.render_stats import precision_json
 
@@ -367,6 +394,11 @@ def show(
         console.print_json(data=data)
     else:
         console.print(summary_tables(summary))
+        if corrected is not None:
+            from assay.cli.human_labels import human_note, human_view
+
+            console.print(human_view(corrected, "human-corrected (95% CI)"))
+            console.print(human_note(corrected), style="dim", highlight=False)
         if pairwise is not None:
             from assay.cli.judge_commands import pairwise_view
 
@@ -393,7 +425,7 @@ def diff(
     from assay.analyse import diff_manifests
     from assay.cli.render import diff_view
 
-    store = _store(db)
+    store = _store(db, create=False)
     a = store.get_manifest(store.resolve_run_id(run_a))
     b = store.get_manifest(store.resolve_run_id(run_b))
     changes = diff_manifests(a, b)
@@ -433,7 +465,7 @@ def export(
         raise AssayError(
             f"unknown format '{fmt}'", where="--format", fix="use jsonl, csv or parquet"
         )
-    store = _store(db)
+    store = _store(db, create=False)
     run_id = store.resolve_run_id(run_ref)
     path = output or Path(f"{run_id}.{fmt}")
     n = export_run(store, run_id, path, fmt)
@@ -457,11 +489,11 @@ def demo(
     ] = True,
 ) -> None:
     """Write a small example project and run it on the simulated world, end to end."""
-    from assay.analyse import diff_manifests, summarise_run
+    from assay.analyse import summarise_run
     from assay.cli.demo import write_demo_project
     from assay.cli.judge_commands import context_from_spec, pairwise_view, run_pairwise
     from assay.cli.progress import LazyProgress
-    from assay.cli.render import diff_view, summary_tables
+    from assay.cli.render import summary_tables
     from assay.run import load_eval
     from assay.run import run as run_eval
 
@@ -485,8 +517,6 @@ def demo(
         console.print(summary_tables(summarise_run(store, outcomes[-1].run_id)))
         console.print()
     a, b = outcomes
-    err_console.print(f"$ assay diff {a.run_id} {b.run_id}")
-    console.print(diff_view(a.manifest, b.manifest, diff_manifests(a.manifest, b.manifest)))
     judge_spec = directory / "judge.yaml"
     err_console.print(
         f"\n$ assay judge --pairwise {a.run_id} {b.run_id} --judge sim/demo-judge "
@@ -498,11 +528,12 @@ def demo(
     )
     console.print(pairwise_view(report))
     certificate = _demo_audit(store, directory, b.run_id, context, lineage)
+    _demo_verdict(store, a, b)  # the end of the offline part: is prompt v2 better?
     traces_hint = ""
     if production:
         from assay.cli.demo_production import run_production_demo
 
-        shown = run_production_demo(store, console, err_console)
+        shown = run_production_demo(store, console, err_console, project_dir=directory)
         if shown.example_trace:
             traces_hint = (
                 f" Production: `assay traces list --label failed`, "
@@ -517,9 +548,26 @@ def demo(
     store.close()
 
 
+def _demo_verdict(store: Any, a: Any, b: Any) -> None:
+    """The answer the demo exists to give, last: what changed between the two prompt runs
+    (the prompt, and only the prompt), the paired comparison, and one line on what to
+    conclude from it."""
+    from assay.analyse import compare_runs, diff_manifests
+    from assay.cli.demo import demo_conclusion
+    from assay.cli.render import diff_view
+    from assay.cli.render_stats import comparison_view
+
+    err_console.print(f"\n$ assay diff {a.run_id} {b.run_id}")
+    console.print(diff_view(a.manifest, b.manifest, diff_manifests(a.manifest, b.manifest)))
+    err_console.print(f"\n$ assay compare {a.run_id} {b.run_id}")
+    comparison = compare_runs(store, a.run_id, b.run_id)
+    console.print(comparison_view(comparison))
+    console.print(Text.assemble(("\nIs prompt v2 better? ", "bold"), demo_conclusion(comparison)))
+
+
 def _demo_audit(store: Any, directory: Path, run_id: str, context: Any, lineage: Any) -> Any:
-    """The demo's last step: run the wordier system, then audit the demo judge against the
-    two systems' answers; its planted length bias shows as raw vs length-controlled."""
+    """Run the wordier system, then audit the demo judge against the two systems' answers;
+    its planted length bias shows as raw vs length-controlled."""
     from assay.audit.battery import AuditConfig, audit_judge
     from assay.cli.audit_commands import certificate_view
     from assay.cli.progress import LazyProgress
@@ -549,10 +597,156 @@ def _demo_audit(store: Any, directory: Path, run_id: str, context: Any, lineage:
     return result.certificate
 
 
+def _version(value: bool) -> None:
+    if value:
+        from assay import __version__
+
+        console.print(f"assay {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print assay's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """assay: run LLM evals whose numbers you can trust."""
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """The app to run for ``argv``: when it names a top-level command or group, an app with
+    only that one, else the whole app (``--help``, a typo that needs suggestions).
+
+    Typer turns every registered command's signature into Click parameters on each
+    invocation; with some eighty commands that was a sixth of a second of every start-up,
+    spent on commands the invocation never reaches.
+    """
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name is None:
+        return _listing()
+    commands = [
+        c
+        for c in app.registered_commands
+        if (c.name or (c.callback.__name__ if c.callback else "").replace("_", "-")) == name
+    ]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    trimmed = typer.Typer(
+        name=app.info.name,
+        help=app.info.help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain Click help: wraps at any width, prints [..] verbatim
+    )
+    trimmed.registered_callback = app.registered_callback
+    trimmed.registered_commands = commands
+    trimmed.registered_groups = groups
+    return trimmed
+
+
+def _listing() -> typer.Typer:
+    """The app as ``assay --help`` shows it: every command and group with its help text, none
+    of their parameters (which only their own ``--help`` shows, and which cost Typer a
+    signature analysis each)."""
+    import inspect
+
+    from typer.main import get_command_name, solve_typer_info_help
+    from typer.models import CommandInfo
+
+    def stub() -> None:  # never called: listing only
+        """"""
+
+    listing = typer.Typer(
+        name=app.info.name,
+        help=app.info.help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain Click help: wraps at any width, prints [..] verbatim
+    )
+    listing.registered_callback = app.registered_callback
+    for command in app.registered_commands:
+        callback = command.callback
+        listing.registered_commands.append(
+            CommandInfo(
+                name=command.name or get_command_name(callback.__name__ if callback else ""),
+                callback=stub,
+                help=command.help or (inspect.getdoc(callback) if callback else None) or "",
+                short_help=command.short_help,
+                hidden=command.hidden,
+                deprecated=command.deprecated,
+                rich_help_panel=command.rich_help_panel,
+            )
+        )
+    for group in app.registered_groups:
+        listing.add_typer(
+            typer.Typer(),
+            name=group.name,
+            help=solve_typer_info_help(group),
+            hidden=group.hidden,
+        )
+    return listing
+
+
+_CLICK_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH"}
+# Requirement ids ("(C7)", "(K1, K2)", "(C1: 0.10)") belong to the code and the issues; the
+# help a user reads is the same without them.
+_REQUIREMENT_IDS = re.compile(r"\s*\((?:[A-K]\d{1,2}(?:,\s*)?)+\)")
+_REQUIREMENT_PREFIX = re.compile(r"\((?:[A-K]\d{1,2}):\s*")
+
+
+def _public_help(text: str | None) -> str | None:
+    if not text:
+        return text
+    return _REQUIREMENT_PREFIX.sub("(", _REQUIREMENT_IDS.sub("", text))
+
+
+def _plain_metavars(command: Any) -> None:
+    """Tidy ``--help`` for people. Typer prints a Python type after every option
+    (``--json <bool>``, ``--db <str>``): a flag takes no value, so it gets none, a value option
+    gets Click's conventional name for its type (``TEXT``, ``INTEGER``, ``PATH``) unless it
+    declared a metavar of its own (``RUN``), and an argument, already named, gets none.
+    Requirement ids are dropped from help texts."""
+    command.help = _public_help(command.help)
+    command.short_help = _public_help(command.short_help)
+    for param in getattr(command, "params", []):
+        if hasattr(param, "help"):
+            param.help = _public_help(param.help)
+        if getattr(param, "param_type_name", None) == "argument":
+            # The argument's name is shown already (RUN_A); "<str>" after it says nothing.
+            param.display_type_rich = lambda ctx: None
+            if param.metavar is None and param.name:
+                param.metavar = param.name.upper()
+            continue
+        if getattr(param, "param_type_name", None) != "option" or param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        else:
+            try:
+                bare = param.bare_type()
+            except Exception:  # an annotation Typer cannot name: keep its display
+                continue
+            element = bare[5:-1] if bare.startswith("list[") else bare
+            param.metavar = _CLICK_TYPE_NAMES.get(element, element.upper())
+    for child in getattr(command, "commands", {}).values():
+        _plain_metavars(child)
+
+
 def main() -> None:
     """Entry point: user mistakes print one clear line and exit 2, never a traceback."""
+    from typer.main import get_command
+
     try:
-        rc = app(standalone_mode=False)
+        command = get_command(_app_for(sys.argv[1:]))
+        _plain_metavars(command)
+        rc = command.main(args=sys.argv[1:], prog_name="assay", standalone_mode=False)
     except AssayError as exc:
         err_console.print(
             f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -90,9 +91,16 @@ def _post(url: str, records: list[dict[str, Any]]) -> None:
 
 
 def run_production_demo(
-    store: Store, console: Console, err_console: Console, *, requests: int = 500, seed: int = 7
+    store: Store,
+    console: Console,
+    err_console: Console,
+    *,
+    requests: int = 1000,
+    seed: int = 7,
+    project_dir: Path | None = None,
 ) -> ProductionDemo:
-    """Send a simulated week of production traffic through the receiver and report it."""
+    """Send a simulated week of production traffic through the receiver and report it; with
+    ``project_dir``, then watch it: the monitoring chapter catches the planted incidents."""
     from assay.store.tables import redaction_reports, spans, traces
     from assay.testing.traffic import TrafficConfig, simulate
     from assay.trace.labels import trace_verdicts
@@ -150,6 +158,13 @@ def run_production_demo(
                 highlight=False,
                 markup=False,
             )
+    if project_dir is not None:
+        from assay.monitor.demo import run_production_demo_monitoring
+
+        err_console.print(
+            f"\n$ assay monitor check --spec {project_dir / 'monitors.yaml'}", highlight=False
+        )
+        run_production_demo_monitoring(store, console, project_dir=project_dir)
     return ProductionDemo(
         n_traces=n_traces,
         n_spans=n_spans,
