@@ -19,11 +19,18 @@ objects, held before the run starts) is printed beside it as ``dataset_rss_mb``.
 measured if installed; otherwise its figure measured on these machines (about 29 ms CPU per
 sample) is quoted.
 
+Start-up (issue 20): in fresh processes, the wall time and peak RSS of ``assay --help``,
+``assay show`` and ``assay run`` on a 1-sample simulated spec, each as a ratio to the start-up of
+the raw loop (``python -c "import asyncio, aiohttp"``) measured in the same run (median of
+``--startup-repeats``). Targets, from the issue's absolute figures over its 0.19 s / 35 MB raw
+start-up: help ≤ 1.3×, show ≤ 2.6×, run ≤ 3.2× wall and run ≤ 100 MB peak RSS.
+
     python benchmarks/harness_overhead.py                 # N=2000, RSS check at 1k and 100k
     python benchmarks/harness_overhead.py --rss-large 20000
     python benchmarks/harness_overhead.py --rss-only      # only the RSS check
+    python benchmarks/harness_overhead.py --startup-only  # only the start-up ratios
 
-The last line is the figure: CPU ratio, wall ratio at 50 ms, RSS growth.
+The last line is the figure: CPU ratio, wall ratio at 50 ms, RSS growth, start-up ratios.
 """
 
 from __future__ import annotations
@@ -185,6 +192,77 @@ def peak_rss(base_url: str, n: int) -> dict[str, float]:
     return figures
 
 
+STARTUP_SPEC = """\
+name: startup
+dataset:
+  samples:
+    - {id: a, input: "What is 2+2?", target: "4"}
+seed: 1
+subjects:
+  - {name: s, model: sim/atlas-small}
+scorers: [exact]
+"""
+
+
+def _startup_figures(cmd: list[str], cwd: str, repeats: int) -> tuple[float, float]:
+    """Median wall (s) and peak RSS (MB) of ``cmd`` started ``repeats`` times."""
+    walls, peaks = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK, *cmd], cwd=cwd, capture_output=True, text=True
+        )
+        walls.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+        peaks.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(walls), statistics.median(peaks)
+
+
+# Runs the command as a child and prints the child's peak RSS in MB (ru_maxrss of the
+# children of this small wrapper: only that one child). The wrapper's own start-up is the
+# same for every command, so the ratios stay fair.
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+)
+
+
+def startup(repeats: int) -> dict[str, tuple[float, float]]:
+    """Start-up wall and peak RSS of the raw loop and three assay commands."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "spec.yaml").write_text(STARTUP_SPEC, encoding="utf-8")
+        assay = [sys.executable, "-m", "assay"]
+        subprocess.run([*assay, "run", "spec.yaml"], cwd=tmp, capture_output=True, check=True)
+        commands = {
+            "raw": [sys.executable, "-c", "import asyncio, aiohttp"],
+            "help": [*assay, "--help"],
+            "show": [*assay, "show", "latest"],
+            "run": [*assay, "run", "spec.yaml", "--new"],
+        }
+        return {name: _startup_figures(cmd, tmp, repeats) for name, cmd in commands.items()}
+
+
+STARTUP_TARGETS = {"help": 0.25 / 0.19, "show": 0.5 / 0.19, "run": 0.6 / 0.19}
+
+
+def report_startup(figures: dict[str, tuple[float, float]]) -> str:
+    raw_wall, raw_rss = figures["raw"]
+    parts = []
+    for name in ("help", "show", "run"):
+        wall, rss = figures[name]
+        print(
+            f"start-up {name:4s}: {wall:.2f} s, peak {rss:.0f} MB  "
+            f"(x{wall / raw_wall:.2f} wall, x{rss / raw_rss:.2f} RSS of the raw loop's "
+            f"{raw_wall:.2f} s, {raw_rss:.0f} MB; target wall <= x{STARTUP_TARGETS[name]:.1f})",
+            flush=True,
+        )
+        parts.append(f"startup_{name}_wall_ratio={wall / raw_wall:.2f}")
+    parts.append(f"startup_run_rss_mb={figures['run'][1]:.0f} (target <= 100)")
+    return " ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
@@ -194,9 +272,15 @@ def main() -> None:
     parser.add_argument("--rss-child", type=int)
     parser.add_argument("--url")
     parser.add_argument("--rss-only", action="store_true", help="Skip the CPU and wall timing.")
+    parser.add_argument("--startup-only", action="store_true", help="Only the start-up ratios.")
+    parser.add_argument("--startup-repeats", type=int, default=7)
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.url, args.rss_child)
+        return
+    startup_line = report_startup(startup(args.startup_repeats))
+    if args.startup_only:
+        print(f"harness_overhead: {startup_line}")
         return
 
     results: dict[float, dict[str, float]] = {}
@@ -271,7 +355,7 @@ def main() -> None:
     if args.rss_only:
         print(
             f"harness_overhead: rss_growth_mb={growth:.0f} (target < 100) "
-            f"dataset_rss_mb={dataset_mb:.0f}"
+            f"dataset_rss_mb={dataset_mb:.0f} {startup_line}"
         )
         return
     cpu_ratio = max(r["assay_cpu"] / r["floor_cpu"] for r in results.values())
@@ -285,7 +369,7 @@ def main() -> None:
         f"harness_overhead: cpu_ratio_to_floor={cpu_ratio:.2f} (target <= 3) "
         f"wall_ratio_at_50ms={wall_ratio:.2f} (target <= 1.25) rss_growth_mb={growth:.0f} "
         f"(target < 100) dataset_rss_mb={dataset_mb:.0f} "
-        f"inspect_cpu_ratio={INSPECT_CPU_MS / worst_cpu:.0f}x"
+        f"inspect_cpu_ratio={INSPECT_CPU_MS / worst_cpu:.0f}x {startup_line}"
     )
 
 

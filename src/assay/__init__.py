@@ -11,12 +11,17 @@ ev = assay.Eval.from_yaml("eval.yaml")
 outcome = assay.run(ev)                     # results stream into .assay/assay.db
 summary = assay.summarise_run(assay.Store(), outcome.run_id)
 ```
+
+``assay.run`` is always the function, even after the subpackage of the same name
+(``assay.run``: subjects, specs, the runner) has been imported; import from the subpackage with
+``from assay.run import ...``.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from assay._lazy import export_lazily
 
 __version__ = "0.1.0"
 
@@ -26,6 +31,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "CompareSettings": "assay.analyse",
     "compare_runs": "assay.analyse",
+    "compare_scores": "assay.analyse",
     "gate": "assay.analyse",
     "plan_from_runs": "assay.analyse",
     "plan_proportions": "assay.analyse",
@@ -84,6 +90,7 @@ __all__ = [
     "Usage",
     "__version__",
     "compare_runs",
+    "compare_scores",
     "diff_manifests",
     "exact",
     "export_run",
@@ -99,23 +106,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'assay' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+export_lazily(__name__, _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:
     from assay.analyse import (
         CompareSettings,
         compare_runs,
+        compare_scores,
         diff_manifests,
         export_run,
         gate,

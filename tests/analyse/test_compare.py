@@ -136,14 +136,19 @@ def test_clustered_errors_are_used_when_there_are_enough_clusters(store):
     write_run(store, "A", {("m", "exact"): a}, clusters=cluster)
     write_run(store, "B", {("m", "exact"): b}, clusters=cluster, minutes=1)
     g = compare_runs(store, "A", "B").metrics[0].aggregate
-    assert g.test == "clustered-t" and g.n_clusters == 40
-    assert g.interval.method == "clustered-paired" and g.se_clustered > g.se_paired
+    # Issue 13 (8): CR2 with Bell-McCaffrey degrees of freedom replaced CR1 with C − 1.
+    assert g.test == "clustered-cr2" and g.n_clusters == 40
+    assert g.interval.method == "clustered-cr2" and g.se_clustered > g.se_paired
     few = (
         compare_runs(store, "A", "B", settings=CompareSettings(min_clusters=50))
         .metrics[0]
         .aggregate
     )
-    assert few.test == "mcnemar-exact" and "too few for clustered errors" in few.note
+    # Below min_clusters the clusters are still honoured, with conservative degrees of freedom
+    # (issue 13: treating clustered samples as independent understated the error).
+    assert few.test == "clustered-cr2" and "degrees of freedom from the clusters alone" in few.note
+    # Equal cluster sizes: both working models give C − 1 = 39 degrees of freedom.
+    assert few.interval.low == pytest.approx(g.interval.low, abs=1e-3)
 
 
 def test_epochs_are_averaged_per_sample_before_comparing(store):

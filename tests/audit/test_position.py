@@ -72,6 +72,8 @@ def test_llmbar_accuracy_consistency_and_kappa_are_reproduced_exactly(shared_dat
 
     kappa = checks["position_kappa"]
     assert kappa.figure == pytest.approx(published["kappa_agreement"], abs=1e-12)
+    without_gold = _by_name(position_checks(first, second))["position_kappa"]
+    assert without_gold.figure == kappa.figure and without_gold.n == kappa.n
     assert kappa.low < kappa.figure < kappa.high
     # The upstream per-order kappas were computed on mismatched encodings: not reproduced.
     assert abs(kappa.figure - published["kappa_False"]) > 0.3
@@ -100,7 +102,12 @@ def test_counts_rates_and_classes_by_hand():
     s = checks["position_second_rate"]
     assert s.figure == pytest.approx(5 / 10)
     assert s.low == pytest.approx(1 - f.high) and s.high == pytest.approx(1 - f.low)
-    assert "position_kappa" not in checks  # only with gold
+    # Kappa compares the two orders with each other: no gold needed. Pairs with both
+    # verdicts: (a,a) (b,b) (a,b) (b,a) (tie,a): observed 2/5; marginals first a2 b2 tie1,
+    # second a3 b2 tie0, so expected (2·3 + 2·2 + 1·0)/25 = 0.4 and kappa = 0.
+    k = checks["position_kappa"]
+    assert k.n == 5 and k.figure == pytest.approx(0.0, abs=1e-12)
+    assert k.details["observed"] == pytest.approx(0.4)
 
 
 def test_a_judge_that_always_picks_the_first_shown_output_fails():

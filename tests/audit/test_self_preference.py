@@ -181,3 +181,16 @@ def test_lineage_pairs_custom_registry_and_known_families() -> None:
     found = lineage_pairs({"sys": "x"}, {"my-judge": "y"}, registry, known_families=known)
     assert found[0].as_dict()["families"] == ["sim:custom"]
     assert lineage_check([]).verdict == "pass"
+
+
+def test_the_certificate_prints_a_score_difference_as_one_not_as_a_percentage():
+    # Issue 20: +0.835 on a 1-5 scale printed as "83.5%".
+    from assay.cli.audit_commands import _is_rate, _signed
+    from assay.core import CheckResult
+
+    check = CheckResult(
+        check="self_preference", figure=0.835, low=0.51, high=0.99, n=40, verdict="fail",
+        flag="self_preference", message="", details={"method": "difference in differences"},
+    )  # fmt: skip
+    assert not _is_rate(check)
+    assert _signed(check.figure, _is_rate(check)) == "+0.835"

@@ -63,3 +63,27 @@ def test_provenance_lists_revoked_rows_as_json(cli, tmp_path):
     assert report["runs_searched"] is None
     proc = cli("data", "provenance", "--revoked-since", "July", source, cwd=tmp_path, check=2)
     assert "--revoked-since" in proc.stderr
+
+
+def test_export_runs_the_credential_scan_by_default(cli, tmp_path):
+    # I3: 5 credential rows in 1,000 fail the export (exit 1, row ids named); a recorded
+    # waiver lets it through.
+    rows = [
+        {
+            "id": f"r{i}",
+            "input": f"ticket {i}" + (" key ghp_8aK2mZq9Lr4Xv7Nc1Pb6Tw3Ys5Ud0Fe2Hg4J" if i % 200 == 3 else ""),
+            "provenance": {"licence": "CC-BY-4.0"},
+        }
+        for i in range(1000)
+    ]
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "train.jsonl"
+    proc = cli("data", "export", source, "--out", out, cwd=tmp_path, check=1)
+    assert "r3, r203, r403, r603, r803" in proc.stderr and not out.exists()
+    proc = cli(
+        "data", "export", source, "--out", out, "--pii-waiver", "fake keys", cwd=tmp_path, check=0
+    )
+    record = json.loads((tmp_path / "train.jsonl.excluded.json").read_text())
+    assert record["pii_scan"]["waiver"] == "fake keys"
+    assert len(record["pii_scan"]["rows"]) == 5

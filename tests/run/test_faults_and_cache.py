@@ -171,3 +171,59 @@ async def test_resume_finishes_only_the_remaining_work_and_retries_failures(stor
     results = list(store.iter_results(first.run_id))
     assert len(results) == 50 and all(r.ok for r in results)
     assert store.get_run(first.run_id).status == "completed"
+
+
+async def test_max_errors_stops_a_mostly_failing_endpoint_within_seconds(store):
+    # Issue 20: 90% HTTP 500s, 30 samples, --max-errors 3, default retry policy. The circuit
+    # breaker opens and holds every sample back for minutes; before the fix the limit waited
+    # for retries to run out and had not stopped the run after 180 s.
+    import asyncio
+    import time
+
+    async with MockOpenAIServer(model="mock", faults={"error_500": 0.9, "seed": 3}) as server:
+        seen: list[str] = []
+
+        def progress(acc):  # type: ignore[no-untyped-def]
+            if acc.endpoints:
+                seen.append(acc.endpoints)
+
+        start = time.perf_counter()
+        async with asyncio.timeout(30):
+            outcome = await run_async(
+                make_eval(server, 30, concurrency=16),
+                db=store,
+                options=RunOptions(max_errors=3),
+                on_progress=progress,
+            )
+        elapsed = time.perf_counter() - start
+    assert outcome.status == "failed"
+    assert elapsed < 10
+    assert "behind an open circuit breaker" in outcome.abort_reason
+    assert "server_error, HTTP 500" in outcome.abort_reason
+    assert outcome.n_results < 30
+
+
+async def test_the_progress_line_names_an_open_breaker_and_retrying_calls(store):
+    async with MockOpenAIServer(model="mock", faults={"error_500": 1.0, "seed": 1}) as server:
+        seen: list[str] = []
+        policy = CallPolicy(
+            max_retries=3,
+            backoff_base=0.2,
+            backoff_cap=0.5,
+            breaker_threshold=4,
+            breaker_cooldown=1.0,
+        )
+
+        def progress(acc):  # type: ignore[no-untyped-def]
+            if acc.endpoints:
+                seen.append(acc.endpoints)
+
+        outcome = await run_async(
+            make_eval(server, 6, concurrency=6),
+            db=store,
+            options=RunOptions(policy=policy),
+            on_progress=progress,
+        )
+    assert outcome.n_errors == 6  # every sample failed after its retries, and was stored
+    assert any("circuit open, probe in" in s for s in seen), seen
+    assert any("call(s) retrying" in s and "last error: server_error, HTTP 500" in s for s in seen)

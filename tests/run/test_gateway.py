@@ -169,3 +169,51 @@ async def test_circuit_breaker_opens_probes_and_closes():
     await asyncio.wait_for(cb.wait(), 2)
     cb.record(True)
     assert cb.state == "closed" and cb.cooldown == 10
+
+
+async def test_an_open_breaker_fails_calls_fast_without_sending_them():
+    # Issue 20: with the breaker open, a call used to wait as long as the endpoint stayed
+    # down (cooldowns doubling to 300 s), so a mostly failing endpoint looked like a hang.
+    # Now each attempt that finds it open spends a retry and waits for the probe window.
+    t = FakeTime()
+    policy = CallPolicy(max_retries=0, breaker_threshold=2, breaker_cooldown=5)
+    gw = Gateway("p", policy, clock=t.clock, sleep=t.sleep)
+    gw.breaker.record(False)
+    gw.breaker.record(False)  # open for 5 s
+    gw.stats.last_error = "server_error, HTTP 500"
+    fn, calls = failing([])
+    with pytest.raises(ProviderError) as info:
+        await gw.call(fn)
+    assert calls["n"] == 0 and t.slept == []  # never sent, never waited
+    assert info.value.error_class == "circuit_open" and "HTTP 500" in str(info.value)
+    assert gw.stats.blocked == 1
+
+
+async def test_a_dead_endpoint_fails_each_call_after_its_retries_in_probe_windows():
+    t = FakeTime()
+    policy = CallPolicy(max_retries=4, backoff_base=0.1, breaker_threshold=2, breaker_cooldown=5)
+    gw = Gateway("p", policy, clock=t.clock, sleep=t.sleep)
+    gw.breaker.record(False)
+    gw.breaker.record(False)
+    error = ProviderError("500", error_class="server_error", retryable=True, status=500)
+    fn, calls = failing([error] * 10)
+    with pytest.raises(ProviderError) as info:
+        await gw.call(fn)
+    # Attempts alternate: blocked (wait 5 s), probe sent and failed (cooldown doubles), ...
+    assert info.value.error_class == "server_error" and info.value.attempts == 5
+    assert calls["n"] == 2 and gw.stats.blocked == 3
+    assert t.slept[0] == pytest.approx(5.0) and t.now < 5 + 10 + 20 + 1
+    assert gw.stats.failing == 0
+
+
+async def test_a_probe_through_a_half_open_breaker_closes_it():
+    t = FakeTime()
+    policy = CallPolicy(max_retries=3, backoff_base=0.1, breaker_threshold=2, breaker_cooldown=5)
+    gw = Gateway("p", policy, clock=t.clock, sleep=t.sleep)
+    gw.breaker.record(False)
+    gw.breaker.record(False)
+    t.now += 5  # half-open: the next call is the probe
+    fn, calls = failing([])
+    output, attempts = await gw.call(fn)
+    assert output.text == "ok" and attempts == 1 and calls["n"] == 1
+    assert gw.breaker.state == "closed" and gw.status() is None

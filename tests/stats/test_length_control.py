@@ -148,3 +148,23 @@ def test_prediction_from_weights():
         np.mean(expit(-0.5 + 0.5 * gamma))
     )
     assert lookup_by_id(["b", "a"], (["a", "b"], [1.0, 2.0])).tolist() == [2.0, 1.0]
+
+
+def test_a_gamed_baseline_without_usable_rows_is_an_error_not_a_silent_refit():
+    # Issue 20: with all-NaN preferences (as the shared data has them) the gamed set dropped
+    # out and the fit quietly became the unregularised one.
+    rng = np.random.default_rng(20)
+    n = 60
+    ids = np.arange(n)
+    model, baseline = rng.integers(100, 400, n), rng.integers(100, 400, n)
+    pref = rng.random(n)
+    empty = GamedBaseline(
+        preference=np.full(n, np.nan),
+        baseline_length=baseline,
+        gamed_length=baseline * 2,
+        item_ids=ids,
+    )
+    with pytest.raises(ValueError, match="gamed baseline 0 has no usable rows"):
+        length_controlled_win_rate(pref, model, baseline, gamed=[empty], item_ids=ids)
+    # Fitting without the prior stays possible, on purpose.
+    assert 0 < length_controlled_win_rate(pref, model, baseline, item_ids=ids).win_rate < 1

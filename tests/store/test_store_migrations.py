@@ -42,6 +42,27 @@ TABLES = {
     "review_queues",
     "review_items",
     "review_labels",
+    # agent, RAG and privacy assurance (0006)
+    "ingestion_batches",
+    "corpus_reports",
+    "dead_letters",
+    "dead_letter_replays",
+    # monitoring quality in production (0007)
+    "monitor_points",
+    "monitor_changes",
+    "substrate_events",
+    "alerts",
+    "alert_deliveries",
+    "online_judgements",
+    "embedding_probes",
+    # change management (0008)
+    "prompt_versions",
+    "prompt_changes",
+    "prompt_labels",
+    "prompt_promotions",
+    "model_eol",
+    "dataset_versions",
+    "claims",
 }
 
 

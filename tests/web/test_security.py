@@ -27,6 +27,7 @@ def concrete_paths(app, demo_store) -> list[str]:  # type: ignore[no-untyped-def
         "name": "assay.css",
         "cert_id": "anything",
         "trace_id": "0" * 32,
+        "route": "json-extract",  # the monitor pages (issue 14)
     }
     paths = []
     routes = [*app.routes, *(r for router in app.state.routers for r in router.routes)]

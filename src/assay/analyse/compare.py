@@ -8,12 +8,14 @@ for the number of groups tested, the minimum detectable effect (MDE) at this n, 
 between-run correlation and how much pairing shrank the standard error, then a verdict
 (:mod:`assay.stats.verdicts`). Miller (2024), "Adding Error Bars to Evals", §5.
 
-Which test: with a cluster key and at least ``min_clusters`` clusters in the group, the
-clustered paired t-test (C − 1 degrees of freedom); else McNemar's exact test for pass/fail
-scores; else the paired t-test. A bootstrap interval and a sign-flip permutation p-value are
-reported beside it as checks. Corrections: Holm (default) or Benjamini-Hochberg, applied to
-the aggregate rows across metrics and, separately, to the slice rows across slices and
-metrics, per subject pair.
+Which test (:mod:`assay.analyse.paired_estimators`): with a cluster key, CR2 clustered errors
+with Bell-McCaffrey degrees of freedom (conservative ones below ``min_clusters`` clusters);
+else McNemar's exact test for pass/fail scores, with Tango's score interval made consistent
+with it; else the paired t-test. With a ``margin``, each group also gets a non-inferiority (or
+TOST equivalence) verdict from the same interval at 1 − 2α. A bootstrap interval and a
+sign-flip permutation p-value are reported beside it as checks. Corrections: Holm (default)
+or Benjamini-Hochberg, applied to the aggregate rows across metrics and, separately, to the
+slice rows across slices and metrics, per subject pair.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from assay.analyse.judge_guard import JUDGE_CHANGED, guard_judge_changes
+from assay.analyse.manifest_pairs import paired_manifest_changes
+from assay.analyse.paired_estimators import estimate_group, margin_verdict
 from assay.analyse.scores import NO_LABEL, RunScores, load_scores
-from assay.core import AssayError, ManifestChange, diff_manifests
+from assay.core import AssayError, ManifestChange
 from assay.stats import (
     FAILING,
     IMPROVED,
@@ -72,6 +77,13 @@ class CompareSettings:
     finite_cluster_correction: bool = True
     n_resamples: int = 5_000
     seed: int = 0
+    #: Non-inferiority margin δ in metric units (``--margin``): B may be worse than A by less
+    #: than δ. ``equivalence`` asks for |B − A| < δ instead (TOST).
+    margin: float | None = None
+    equivalence: bool = False
+    #: How the scores of a judge that changed between the runs compare (``--migration-note``);
+    #: without it, metrics that judge graded get no improved/regressed verdict (C5).
+    migration_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,10 @@ class GroupComparison:
     bootstrap: Interval | None
     permutation_p: float | None
     note: str | None = None
+    #: With a margin: ``non-inferior`` / ``not shown non-inferior`` (or ``equivalent`` /
+    #: ``not shown equivalent``), decided by ``margin_interval`` (the test's interval at 1 − 2α).
+    margin_verdict: str | None = None
+    margin_interval: Interval | None = None
 
     @property
     def group(self) -> str:
@@ -145,6 +161,11 @@ class MetricComparison:
     drift: dict[str, Any] | None = None
 
     @property
+    def margin_verdict(self) -> str | None:
+        """The aggregate's non-inferiority or equivalence verdict, when a margin was given."""
+        return self.aggregate.margin_verdict
+
+    @property
     def subject(self) -> str:
         return (
             self.subject_a
@@ -175,6 +196,10 @@ class RunComparison:
     metrics: list[MetricComparison]
     settings: CompareSettings
     warnings: list[str] = field(default_factory=list)
+    #: ``judge_changed`` flags between or within the runs (:mod:`assay.analyse.judge_guard`).
+    judge_changes: list[Any] = field(default_factory=list)
+    #: Compared from plain data (:func:`assay.compare_scores`): no manifests, no run ids.
+    from_data: bool = False
 
     @property
     def failing(self) -> list[MetricComparison]:
@@ -185,7 +210,7 @@ class RunComparison:
     def verdict(self) -> str:
         """The headline: regressed > mixed > improved > no detectable difference > underpowered."""
         verdicts = {m.verdict for m in self.metrics}
-        for label in (INSTRUMENT_DRIFT, REGRESSED, MIXED, IMPROVED, NO_DIFFERENCE):
+        for label in (INSTRUMENT_DRIFT, REGRESSED, MIXED, JUDGE_CHANGED, IMPROVED, NO_DIFFERENCE):
             if label in verdicts:
                 return label
         return "underpowered"
@@ -196,6 +221,7 @@ class RunComparison:
             "run_a": self.run_a.model_dump(mode="json"),
             "run_b": self.run_b.model_dump(mode="json"),
             "verdict": self.verdict,
+            "judge_changes": [c.model_dump(mode="json") for c in self.judge_changes],
             "changes": [c.model_dump(mode="json") for c in self.changes],
             "subject_pairs": [list(p) for p in self.subject_pairs],
             "slices": self.slices,
@@ -208,6 +234,8 @@ class RunComparison:
                 "finite_cluster_correction": self.settings.finite_cluster_correction,
                 "n_resamples": self.settings.n_resamples,
                 "seed": self.settings.seed,
+                "margin": self.settings.margin,
+                "equivalence": self.settings.equivalence,
             },
             "warnings": self.warnings,
             "metrics": [_metric_dict(m) for m in self.metrics],
@@ -259,6 +287,8 @@ def _group_dict(g: GroupComparison) -> dict[str, Any]:
         "bootstrap": _interval_dict(g.bootstrap),
         "permutation_p": _num(g.permutation_p),
         "note": g.note,
+        "margin_verdict": g.margin_verdict,
+        "margin_interval": _interval_dict(g.margin_interval),
     }
 
 
@@ -268,6 +298,7 @@ def _metric_dict(m: MetricComparison) -> dict[str, Any]:
         "subject_b": m.subject_b,
         "scorer": m.scorer,
         "verdict": m.verdict,
+        "margin_verdict": m.margin_verdict,
         "min_effect": m.min_effect,
         "epochs_a": m.epochs_a,
         "epochs_b": m.epochs_b,
@@ -353,45 +384,34 @@ def _compare_group(
     settings: CompareSettings,
 ) -> tuple[dict[str, Any], float]:
     n = int(a.size)
-    n_clusters = int(np.unique(clusters).size) if clusters is not None else None
-    use_clusters = n_clusters is not None and n_clusters >= settings.min_clusters
-    pd = paired_difference(
+    pd = paired_difference(a, b, confidence=settings.confidence)
+    chosen = estimate_group(
         a,
         b,
-        clusters=clusters if use_clusters else None,
+        clusters,
+        binary,
         confidence=settings.confidence,
-        finite_cluster_correction=settings.finite_cluster_correction,
+        alpha=settings.alpha,
+        min_clusters=settings.min_clusters,
     )
-    note = None
+    n_clusters = chosen.n_clusters
+    use_clusters = n_clusters is not None and n_clusters >= settings.min_clusters
+    interval, p, se, test, note = (
+        chosen.interval,
+        chosen.p_value,
+        chosen.standard_error,
+        chosen.test,
+        chosen.note,
+    )
     a_only = b_only = None
     if binary:
         mc = mcnemar_exact(a, b)
         a_only, b_only = mc.a_only, mc.b_only
-    if use_clusters:
-        assert pd.clustered_interval is not None and pd.clustered_p_value is not None
-        interval, p, se, test = (
-            pd.clustered_interval,
-            pd.clustered_p_value,
-            pd.se_clustered,
-            "clustered-t",
+    margin_label = margin_interval = None
+    if settings.margin is not None:
+        margin_label, margin_interval = margin_verdict(
+            chosen, settings.margin, settings.alpha, settings.equivalence
         )
-    elif binary:
-        interval, p, se, test = pd.interval, mc.p_value, pd.se_paired, "mcnemar-exact"
-    else:
-        interval, p, se, test = pd.interval, pd.p_value, pd.se_paired, "paired-t"
-    if n_clusters is not None and not use_clusters:
-        note = (
-            f"{n_clusters} clusters: too few for clustered errors (need {settings.min_clusters});"
-            " samples treated as independent"
-        )
-    if test == "mcnemar-exact" and n >= 2 and not math.isnan(interval.low):
-        excludes_zero = interval.low > 0 or interval.high < 0
-        if excludes_zero != (p < settings.alpha):
-            note = (
-                f"the t interval {'excludes' if excludes_zero else 'includes'} 0 but McNemar's "
-                f"exact test gives p = {p:.3g} on {mc.n_discordant} discordant pairs; "
-                "the test decides"
-            )
     se_for_mde = float(se) if se is not None else math.nan
     if se_for_mde == 0 and n >= 1:
         # No variation in the differences: the observed SE of 0 would claim infinite power.
@@ -428,13 +448,15 @@ def _compare_group(
         "se_unpaired": pd.se_unpaired,
         "correlation": pd.correlation,
         "n_clusters": n_clusters,
-        "se_clustered": pd.se_clustered,
+        "se_clustered": se if n_clusters is not None and n_clusters >= 2 else None,
         "binary": binary,
         "a_only": a_only,
         "b_only": b_only,
         "bootstrap": bootstrap,
         "permutation_p": None if permutation is None else permutation.p_value,
         "note": note,
+        "margin_verdict": margin_label,
+        "margin_interval": margin_interval,
     }
     return fields, p
 
@@ -635,15 +657,18 @@ def compare_scores(
             "subject and scorer, so there is nothing to compare",
             fix="compare runs over the same dataset (samples are joined by id)",
         )
-    return RunComparison(
+    comparison = RunComparison(
         run_a=scores_a.info,
         run_b=scores_b.info,
-        changes=diff_manifests(scores_a.manifest, scores_b.manifest),
+        changes=paired_manifest_changes(scores_a.manifest, scores_b.manifest, pairs),
         subject_pairs=pairs,
         slices=slice_keys,
         metrics=metrics,
         settings=settings,
         warnings=warnings,
+    )
+    return guard_judge_changes(
+        comparison, scores_a.manifest, scores_b.manifest, settings.migration_note
     )
 
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assay.analyse.compare import INSTRUMENT_DRIFT, MetricComparison, RunComparison
+from assay.analyse.human_corrected import HumanCorrected
 from assay.analyse.judges import JudgeFlag, JudgeStanding
 from assay.core import AssayError
 from assay.stats import FAILING
@@ -104,6 +105,78 @@ def _regression_check(metric: MetricComparison, margin: float) -> GateCheck:
     )
 
 
+def _corrected_check(
+    metric: MetricComparison,
+    corrected: HumanCorrected,
+    comparison: RunComparison,
+    margin: float,
+    non_inferior: bool,
+) -> GateCheck:
+    """With human labels the gate decides on the prediction-powered difference (issue 13,
+    item 1): it fails when the PPI interval lies below −``margin`` (a regression, two-sided
+    at α), or, with ``--non-inferior``, unless its one-sided 1 − α bound lies above −margin.
+    The judge's own figure is shown beside it."""
+    from scipy.special import ndtri
+
+    s = comparison.settings
+    r = corrected.result
+    agg = metric.aggregate
+    scale01 = min(agg.mean_a, agg.mean_b) >= 0 and max(agg.mean_a, agg.mean_b) <= 1
+    est, se = r.ppi.estimate, r.ppi.standard_error
+    judge = f"judge alone {_pts(agg.difference, scale01)}"
+    shown = (
+        f"human-corrected (PPI) {_pts(est, scale01)} [{_pts(r.ppi.low, scale01)}, "
+        f"{_pts(r.ppi.high, scale01)}], n_eff {r.effective_n['ppi']:.0f}; {judge}"
+    )
+    name = f"{metric.subject}/{metric.scorer} (human-corrected)"
+    if non_inferior:
+        assert s.margin is not None
+        bound = est - float(ndtri(1 - s.alpha)) * se
+        ok = bound > -s.margin
+        verdict = "non-inferior" if ok else "not shown non-inferior"
+        return GateCheck(
+            name,
+            "non-inferiority",
+            ok,
+            f"{verdict} at margin {_pts(s.margin, scale01).lstrip('+')}: one-sided bound "
+            f"{_pts(bound, scale01)}; {shown}",
+        )
+    regressed = r.ppi.high < 0 and -est >= margin
+    return GateCheck(
+        name, "regression", not regressed, ("regressed: " if regressed else "") + shown
+    )
+
+
+def _non_inferiority_check(metric: MetricComparison, comparison: RunComparison) -> GateCheck:
+    """``--non-inferior``: the aggregate's margin verdict (issue 13, item 7) must be
+    ``non-inferior`` (or ``equivalent`` with ``--equivalence``)."""
+    settings = comparison.settings
+    if settings.margin is None:
+        raise AssayError(
+            "a non-inferiority gate needs a comparison computed with a margin",
+            where="--non-inferior",
+        )
+    agg = metric.aggregate
+    scale01 = min(agg.mean_a, agg.mean_b) >= 0 and max(agg.mean_a, agg.mean_b) <= 1
+    bound = agg.margin_interval
+    level = 100 * (1 - 2 * settings.alpha)
+    shown = (
+        f"{_pts(agg.difference, scale01)} [{_pts(bound.low, scale01)}, "
+        f"{_pts(bound.high, scale01)}] ({level:.0f}% CI, {bound.method})"
+        if bound is not None
+        else "no interval"
+    )
+    label = metric.margin_verdict or "not shown non-inferior"
+    what = "equivalence" if settings.equivalence else "non-inferiority"
+    ok = label in ("non-inferior", "equivalent")
+    return GateCheck(
+        f"{metric.subject}/{metric.scorer} {what}",
+        "non-inferiority",
+        ok,
+        f"{label} at margin {_pts(settings.margin, scale01).lstrip('+')}: {shown}",
+    )
+
+
 def gate(
     comparison: RunComparison,
     *,
@@ -113,6 +186,8 @@ def gate(
     accept_judge_risk: str | None = None,
     judge_changes: Sequence[JudgeFlag] = (),
     migration_note: str | None = None,
+    non_inferior: bool = False,
+    corrected: Mapping[tuple[str, str], HumanCorrected] | None = None,
 ) -> GateResult:
     """Run the gate's checks (see the module docstring).
 
@@ -132,7 +207,19 @@ def gate(
         )
     if margin < 0:
         raise AssayError("the margin must be 0 or more", where="--margin")
-    checks = [_regression_check(m, margin) for m in comparison.metrics]
+    corrected = corrected or {}
+    checks = [
+        _corrected_check(m, corrected[(m.subject, m.scorer)], comparison, margin, non_inferior)
+        if (m.subject, m.scorer) in corrected
+        else _regression_check(m, margin)
+        for m in comparison.metrics
+    ]
+    if non_inferior:
+        checks += [
+            _non_inferiority_check(m, comparison)
+            for m in comparison.metrics
+            if (m.subject, m.scorer) not in corrected
+        ]
     compared = {m.scorer for m in comparison.metrics}
     for scorer, minimum in (thresholds or {}).items():
         if scorer not in compared:

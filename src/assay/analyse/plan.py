@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from assay.analyse.compare import pair_subjects
 from assay.analyse.scores import load_scores
@@ -23,6 +25,7 @@ from assay.stats import (
     PairedVariance,
     best_epochs,
     estimate_paired_variance,
+    minimum_detectable_effect,
     paired_minimum_detectable_effect,
     paired_power,
     paired_sample_size,
@@ -74,6 +77,116 @@ def plan_proportions(
 
 
 @dataclass(frozen=True)
+class VariancePlan:
+    """A paired design sized from a given ω² (no stored runs): Miller (2024, §4).
+
+    ``omega2`` is the variance across samples of the per-sample difference B − A (the square
+    of the per-sample SD of differences); ``within_variance`` is σ²_A + σ²_B, the answer-to-
+    answer noise, divided by ``epochs``. ``n_required`` detects ``delta`` (when given);
+    ``mde_at_n`` and ``power_at_n`` are what ``n`` samples achieve (when given).
+    """
+
+    omega2: float
+    within_variance: float
+    epochs: int
+    alpha: float
+    power: float
+    delta: float | None
+    n_required: int | None
+    n: int | None
+    mde_at_n: float | None
+    power_at_n: float | None
+
+
+def plan_paired(
+    *,
+    omega2: float | None = None,
+    sd_difference: float | None = None,
+    delta: float | None = None,
+    n: int | None = None,
+    within_variance: float = 0.0,
+    epochs: int = 1,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> VariancePlan:
+    """Size a paired comparison from ω² given directly (``assay plan --omega2``).
+
+    n = (z_{1−α/2} + z_{1−β})² · (ω² + (σ²_A + σ²_B)/K) / δ² (Miller 2024, §4, eq. 8);
+    ``sd_difference`` s gives ω² = s². Miller's worked example, δ = 0.03 and ω² = 1/9,
+    needs n = 969. Raises :class:`AssayError` on impossible values.
+    """
+    if (omega2 is None) == (sd_difference is None):
+        raise AssayError(
+            "give ω² or the SD of the per-sample differences, not both"
+            if omega2 is not None
+            else "nothing to plan from: no ω²",
+            where="--omega2",
+            fix="add --omega2 0.111 (variance of per-sample differences) or --sd-diff 0.333",
+        )
+    if sd_difference is not None:
+        if not sd_difference > 0 or math.isinf(sd_difference):
+            raise AssayError(
+                f"the SD of differences must be positive, got {sd_difference}", where="--sd-diff"
+            )
+        omega2 = sd_difference**2
+    assert omega2 is not None
+    if not omega2 >= 0 or math.isinf(omega2):
+        raise AssayError(f"ω² must be 0 or more, got {omega2}", where="--omega2")
+    if within_variance < 0 or math.isnan(within_variance):
+        raise AssayError(
+            f"the within-sample variance must be 0 or more, got {within_variance}",
+            where="--within-variance",
+        )
+    if epochs < 1:
+        raise AssayError(f"epochs must be at least 1, got {epochs}", where="--epochs")
+    if omega2 == 0 and within_variance == 0:
+        raise AssayError(
+            "ω² and the within-sample variance are both 0: every difference would be "
+            "detected by one sample",
+            where="--omega2",
+            fix="give the variance of the per-sample differences (e.g. --omega2 0.111)",
+        )
+    if delta is None and n is None:
+        raise AssayError(
+            "nothing to plan: give the difference to detect or a sample size",
+            where="assay plan",
+            fix="add --delta 0.03 (or --baseline/--target), or --n 500",
+        )
+    if delta is not None and (delta == 0 or math.isnan(delta)):
+        raise AssayError("the difference to detect must be non-zero", where="--delta")
+    if n is not None and n < 1:
+        raise AssayError(f"--n must be at least 1, got {n}", where="--n")
+    n_required = (
+        paired_sample_size(
+            delta, omega2, within_variance=within_variance, epochs=epochs, alpha=alpha, power=power
+        )
+        if delta is not None
+        else None
+    )
+    mde = achieved = None
+    if n is not None:
+        mde = paired_minimum_detectable_effect(
+            n, omega2, within_variance=within_variance, epochs=epochs, alpha=alpha, power=power
+        )
+        if delta is not None:
+            achieved = paired_power(
+                delta, n, omega2, within_variance=within_variance, epochs=epochs, alpha=alpha
+            )
+    return VariancePlan(
+        omega2=omega2,
+        within_variance=within_variance,
+        epochs=epochs,
+        alpha=alpha,
+        power=power,
+        delta=delta,
+        n_required=n_required,
+        n=n,
+        mde_at_n=mde,
+        power_at_n=achieved,
+    )
+
+
+@dataclass(frozen=True)
 class PairedPlan:
     """A paired design planned from two earlier runs (differences are B − A).
 
@@ -81,6 +194,11 @@ class PairedPlan:
     ``mde_at_current_n`` and ``power_at_current_n``: what the runs' own n achieves;
     ``unpaired_n_per_arm``: what the same difference would need with independent samples,
     from the two runs' per-sample variances (the price of not pairing).
+
+    Every MDE names its design: ``mde_at_current_n`` is paired and unclustered. When the runs
+    declare a cluster key, ``assay compare`` uses clustered errors; ``clustered_mde`` is then
+    the MDE ``assay compare`` will report for the whole group (its standard error, from the
+    same estimator), on ``n_clusters`` clusters of ``cluster_key``.
     """
 
     run_a: str
@@ -99,6 +217,9 @@ class PairedPlan:
     power_at_current_n: float
     unpaired_n_per_arm: int
     epoch_plan: EpochPlan | None
+    cluster_key: str | None = None
+    n_clusters: int | None = None
+    clustered_mde: float | None = None
 
 
 def plan_from_runs(
@@ -174,6 +295,9 @@ def plan_from_runs(
     unpaired = paired_sample_size(
         delta, unpaired_variance, alpha=alpha, power=power
     )  # same formula, with Var(a) + Var(b) in place of the variance of the differences
+    cluster_key, n_clusters, clustered_mde = _clustered_mde(
+        scores_a, scores_b, shared, means_a, means_b, alpha=alpha, power=power
+    )
     epoch_plan = None
     if budget is not None:
         epoch_plan = best_epochs(
@@ -202,4 +326,47 @@ def plan_from_runs(
         power_at_current_n=achieved,
         unpaired_n_per_arm=unpaired,
         epoch_plan=epoch_plan,
+        cluster_key=cluster_key,
+        n_clusters=n_clusters,
+        clustered_mde=clustered_mde,
     )
+
+
+def _clustered_mde(
+    scores_a: Any,
+    scores_b: Any,
+    shared: list[str],
+    means_a: NDArray[np.float64],
+    means_b: NDArray[np.float64],
+    *,
+    alpha: float,
+    power: float,
+) -> tuple[str | None, int | None, float | None]:
+    """(cluster key, clusters, MDE) of the clustered comparison ``assay compare`` will run,
+    from the standard error of the very estimator it uses; ``(None, None, None)`` when the
+    runs declare no cluster key."""
+    from assay.analyse.compare import CompareSettings
+    from assay.analyse.paired_estimators import estimate_group
+
+    key = scores_b.manifest.cluster or scores_a.manifest.cluster
+    labels = [scores_a.cluster(i) or scores_b.cluster(i) for i in shared]
+    if key is None and all(label is None for label in labels):
+        return None, None, None
+    clusters = np.array(
+        [c if c is not None else f"\x00sample:{i}" for c, i in zip(labels, shared, strict=True)]
+    )
+    binary = bool(np.isin(np.concatenate([means_a, means_b]), (0.0, 1.0)).all())
+    settings = CompareSettings(alpha=alpha, power=power)
+    chosen = estimate_group(
+        means_a,
+        means_b,
+        clusters,
+        binary,
+        confidence=settings.confidence,
+        alpha=alpha,
+        min_clusters=settings.min_clusters,
+    )
+    if chosen.n_clusters is None or chosen.n_clusters < 2:
+        return key, chosen.n_clusters, None
+    mde = minimum_detectable_effect(chosen.standard_error, alpha=alpha, power=power)
+    return key or "cluster", chosen.n_clusters, mde

@@ -103,13 +103,14 @@ def position_checks(
     ``position_second_rate``
         the share that picked the second-shown output (1 − the first-shown rate, since ties
         are left out), with the mirrored interval and the same verdict.
+    ``position_kappa``
+        Cohen's kappa between the two orders' verdicts (LLMBar's ``kappa_agreement``), with
+        its asymptotic interval, informational. It compares the judge with itself, so it
+        needs no gold labels;
     with ``gold``: ``position_accuracy_first_order`` and ``position_accuracy_second_order``
         share of pairs with a verdict in that order whose verdict equals ``gold`` (a tie or a
         wrong pick is wrong; LLMBar's ``correct_False``/``correct_True``), Wilson intervals,
-        informational; ``details`` of the second also holds ``correct_both``;
-    and ``position_kappa``
-        Cohen's kappa between the two orders' verdicts (LLMBar's ``kappa_agreement``), with
-        its asymptotic interval, informational.
+        informational; ``details`` of the second also holds ``correct_both``.
     """
     if len(first) != len(second):
         raise ValueError(f"first and second differ in length: {len(first)}, {len(second)}")
@@ -240,7 +241,28 @@ def position_checks(
                 )
             )
 
-    # Accuracy against gold and agreement between the orders -------------------------------
+    # Agreement between the orders (needs no gold) ------------------------------------------
+    if both:
+        kappa = cohens_kappa(f, s, categories=list(LABELS), confidence=confidence)
+        ok = not math.isnan(kappa.kappa)
+        checks.append(
+            CheckResult(
+                check="position_kappa",
+                figure=kappa.kappa if ok else None,
+                low=kappa.low if ok else None,
+                high=kappa.high if ok else None,
+                n=kappa.n,
+                verdict="pass" if ok else "skipped",
+                message=(
+                    f"Cohen's kappa between the two orders: {kappa.kappa:.3f}"
+                    if ok
+                    else "kappa undefined (one label only)"
+                ),
+                details={"observed": kappa.observed, "expected": kappa.expected},
+            )
+        )
+
+    # Accuracy against gold -----------------------------------------------------------------
     if g is None:
         return checks
     correct_both = sum(
@@ -277,25 +299,6 @@ def position_checks(
                     f"accuracy with {shown}: {correct}/{len(judged)} ({100 * ci.estimate:.1f}%)"
                 ),
                 details=extra,
-            )
-        )
-    if both:
-        kappa = cohens_kappa(f, s, categories=list(LABELS), confidence=confidence)
-        ok = not math.isnan(kappa.kappa)
-        checks.append(
-            CheckResult(
-                check="position_kappa",
-                figure=kappa.kappa if ok else None,
-                low=kappa.low if ok else None,
-                high=kappa.high if ok else None,
-                n=kappa.n,
-                verdict="pass" if ok else "skipped",
-                message=(
-                    f"Cohen's kappa between the two orders: {kappa.kappa:.3f}"
-                    if ok
-                    else "kappa undefined (one label only)"
-                ),
-                details={"observed": kappa.observed, "expected": kappa.expected},
             )
         )
     return checks

@@ -4,11 +4,17 @@ from assay.cli.app import app, main
 
 __all__ = ["app", "main"]
 from assay.cli import (
+    assurance_commands,  # noqa: F401  (registers commands)
     audit_commands,  # noqa: F401  (registers commands)
     contract_commands,  # noqa: F401  (registers commands)
+    cost_commands,  # noqa: F401  (registers commands)
     data_commands,  # noqa: F401  (registers commands)
     data_lint_commands,  # noqa: F401  (registers commands)
     judge_commands,  # noqa: F401  (registers commands)
+    monitor_commands,  # noqa: F401  (registers commands)
+    probe_commands,  # noqa: F401  (registers commands)
+    rank_commands,  # noqa: F401  (registers commands)
+    registry_commands,  # noqa: F401  (registers commands)
     review_commands,  # noqa: F401  (registers commands)
     serve_commands,  # noqa: F401  (registers commands)
     stats_commands,  # noqa: F401  (registers commands)

@@ -35,8 +35,23 @@ def _num(x: float | None, percent: bool) -> str:
     return f"{100 * x:.1f}%" if percent else f"{x:+.3g}" if x < 0 else f"{x:.3g}"
 
 
+#: Checks whose figure is a difference in the judge's own score units (a 1-5 rubric, say), not
+#: a rate: +0.835 on a 1-5 scale is not "83.5%".
+_SCORE_DIFFERENCES = frozenset({"self_preference"})
+
+
 def _is_rate(check: Any) -> bool:
+    if check.check in _SCORE_DIFFERENCES or str(check.details.get("method", "")).startswith(
+        "difference"
+    ):
+        return False
     return all(v is None or 0.0 <= v <= 1.0 for v in (check.figure, check.low, check.high))
+
+
+def _signed(x: float | None, percent: bool) -> str:
+    if x is None or percent or (isinstance(x, float) and math.isnan(x)):
+        return _num(x, percent)
+    return f"{x:+.3g}"
 
 
 def certificate_view(certificate: Any) -> Group:
@@ -66,9 +81,10 @@ def certificate_view(certificate: Any) -> Group:
             else ""
         )
         verdict = check.verdict + (f" ({check.flag})" if check.verdict == "fail" else "")
+        difference = check.check in _SCORE_DIFFERENCES
         table.add_row(
             check.check,
-            _num(check.figure, rate),
+            _signed(check.figure, rate) if difference else _num(check.figure, rate),
             interval,
             str(check.n) if check.n else "",
             Text(verdict, style=_VERDICT_STYLE.get(check.verdict, "")),
@@ -213,7 +229,7 @@ def audit_show_cmd(
     """Show a judge certificate: every check's figure, interval and verdict."""
     from assay.cli.app import _store
 
-    store = _store(db)
+    store = _store(db, create=False)
     try:
         found = store.get_certificate(certificate)
     finally:
@@ -229,7 +245,7 @@ def audit_list_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List the stored judge certificates, newest first."""
     from assay.cli.app import _store
 
-    store = _store(db)
+    store = _store(db, create=False)
     try:
         certificates = store.list_certificates()
     finally:

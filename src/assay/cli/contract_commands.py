@@ -4,7 +4,6 @@ the live endpoint failed), 2 for a usage mistake."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from pathlib import Path
@@ -91,6 +90,8 @@ def contract(
         finally:
             await provider.aclose()
 
+    import asyncio
+
     report = asyncio.run(check())
     if json_out:
         console.print_json(data=report.model_dump(mode="json"))
@@ -111,11 +112,13 @@ def _load_schema(path: Path) -> dict[str, Any]:
         ) from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+            from assay.run.yamlfile import parse_yaml
 
-            schema = yaml.safe_load(text)
+            schema = parse_yaml(text, str(path)).data  # the one loader: aliases capped
         else:
             schema = json.loads(text)
+    except AssayError:
+        raise
     except (ValueError, ImportError) as exc:
         raise AssayError(
             f"the schema file is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}"

@@ -118,10 +118,27 @@ def export(
             help="Keep feedback with metadata surface=staging/debug or rater_role=internal.",
         ),
     ] = False,
+    redact_pii: Annotated[
+        bool,
+        typer.Option(
+            "--redact-pii",
+            help="Export rows with credentials or PII redacted (<EMAIL_1>-style placeholders).",
+        ),
+    ] = False,
+    pii_waiver: Annotated[
+        str | None,
+        typer.Option(
+            "--pii-waiver",
+            metavar="REASON",
+            help="Export rows with credentials or PII as they are; the reason and the rows "
+            "are recorded in OUT.excluded.json.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Export a dataset for training: debug-surface feedback left out, unspecified licences
-    refused (exit 1); what was excluded and why goes to OUT.excluded.json."""
+    refused, rows with credentials or PII refused with their ids (exit 1) unless redacted or
+    waived; what was excluded and why goes to OUT.excluded.json."""
     from assay.data import load_dataset, write_dataset
     from assay.data.provenance import select_for_export
 
@@ -129,6 +146,8 @@ def export(
         load_dataset(dataset),
         allow_unspecified_licence=allow_unspecified_licence,
         include_debug_feedback=include_debug_feedback,
+        redact_pii=redact_pii,
+        pii_waiver=pii_waiver,
     )
     write_dataset(selection.kept, out)
     record = out.with_name(out.name + ".excluded.json")
@@ -141,6 +160,16 @@ def export(
         f"exported {len(selection.kept)} row(s) to {out}; excluded {len(selection.excluded)} "
         f"(reasons in {record})"
     )
+    if selection.pii_rows:
+        err_console.print(
+            f"{len(selection.pii_rows)} row(s) with credentials or PII exported "
+            + (
+                "redacted (--redact-pii)"
+                if selection.pii_action == "redacted"
+                else f"as they are (waiver: {selection.pii_waiver})"
+            )
+            + f"; listed in {record}"
+        )
     if selection.allowed_unspecified_licence:
         err_console.print(
             f"{len(selection.allowed_unspecified_licence)} row(s) with licence 'unspecified' "

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assay.core import AssayError
+
+if TYPE_CHECKING:
+    from assay.analyse import GroupComparison, RunComparison
 
 SPEC = """\
 # An assay eval spec. The `sim` provider is a SIMULATED world (no real model is called):
@@ -221,3 +225,53 @@ def write_demo_project(directory: Path, n_samples: int = 400) -> list[Path]:
         spec.write_text(SPEC.format(version=version), encoding="utf-8")
         specs.append(spec)
     return specs
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f} pts"
+
+
+def _overall(g: GroupComparison) -> str:
+    ci = f"[{100 * g.interval.low:+.1f}, {100 * g.interval.high:+.1f}]"
+    return f"{_pts(g.difference)} {ci} on {g.n} samples"
+
+
+def demo_conclusion(comparison: RunComparison) -> str:
+    """One sentence on what to conclude from the demo's comparison of prompt v1 and v2
+    (its first metric, exact match), from the verdicts ``assay compare`` printed."""
+    from assay.stats import IMPROVED, MIXED, NO_DIFFERENCE, REGRESSED
+
+    m = comparison.metrics[0]
+    agg = m.aggregate
+    better = [s for s in m.slices if s.verdict == IMPROVED]
+    worse = m.regressed_slices
+
+    def named(groups: list[GroupComparison]) -> str:
+        return ", ".join(f"{g.slice_value} ({_pts(g.difference)})" for g in groups)
+
+    overall = (
+        f"overall it is better ({_overall(agg)})"
+        if agg.verdict == IMPROVED
+        else f"overall ({_overall(agg)}) the difference is within the noise "
+        f"(MDE {100 * agg.mde:.1f} pts)"
+    )
+    if m.verdict == MIXED:
+        return (
+            f"Not simply. It lifts {named(better) or 'no slice'} but costs {named(worse)}, "
+            f"and {overall}. Ship v2 only where {', '.join(str(g.slice_value) for g in worse)} "
+            "matter less, or fix that regression first."
+        )
+    if m.verdict == IMPROVED:
+        return f"Yes: {_overall(agg)}, and no slice got worse."
+    if m.verdict == REGRESSED:
+        return f"No, it is worse: {_overall(agg)}. Keep v1."
+    if m.verdict == NO_DIFFERENCE:
+        return (
+            f"No detectable difference ({_overall(agg)}): a change as large as "
+            f"{100 * m.min_effect:.0f} pts would have shown. Either prompt will do."
+        )
+    return (
+        f"Not known yet: {_overall(agg)} is smaller than this n can detect "
+        f"(MDE {100 * agg.mde:.1f} pts); `assay plan --pairs-from` says how many samples it "
+        "would take."
+    )

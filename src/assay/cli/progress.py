@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from collections.abc import Iterable
+
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -12,26 +14,39 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from assay.run import Accounting
 
 
+class _Progress(Progress):
+    """A Rich progress bar with a status line under it (empty while calls flow)."""
+
+    status: str = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        if self.status:
+            yield Text(self.status, style="yellow")
+
+
 class LazyProgress:
     """Runner callback: a Rich bar (rate, ETA, errors, retries, cache hits, tokens, cost) shown
-    once a run has taken more than ``delay`` seconds."""
+    once a run has taken more than ``delay`` seconds, with the endpoints' state (an open
+    circuit breaker, calls retrying, the newest error) on a line of its own while it matters."""
 
     def __init__(self, console: Console, description: str, delay: float = 1.0) -> None:
         self.console = console
         self.description = description
         self.delay = delay
-        self._bar: Progress | None = None
+        self._bar: _Progress | None = None
         self._task: TaskID | None = None
 
     def __call__(self, acc: Accounting) -> None:
         if self._bar is None:
             if acc.elapsed < self.delay or acc.done >= acc.total:
                 return
-            self._bar = Progress(
+            self._bar = _Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -58,6 +73,8 @@ class LazyProgress:
             details.append(f"{tokens:,} tok")
             if acc.total_cost_usd:
                 details.append(f"${acc.total_cost_usd:.3f}")
+        # An open circuit breaker, calls in backoff: why the bar is not moving (own line).
+        self._bar.status = acc.endpoints
         self._bar.update(self._task, completed=acc.done, rate=acc.rate, details="  ".join(details))
 
     def close(self) -> None:

@@ -83,21 +83,42 @@ def summary_tables(summary: RunSummary) -> Group:
     return Group(*parts)
 
 
-def runs_table(runs: list[RunInfo]) -> Table:
-    table = Table(header_style="bold", box=None)
-    for col in ("run", "name", "status", "started", "results", "errors", "subjects"):
-        table.add_column(col, justify="right" if col in ("results", "errors") else "left")
-    for r in runs:
-        table.add_row(
-            r.id,
-            r.name,
-            r.status,
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "—",
-            f"{r.n_results}/{r.n_planned}",
-            str(r.n_errors),
-            ", ".join(r.subjects),
-        )
-    return table
+def runs_table(runs: list[RunInfo]) -> Any:
+    """``assay runs``, laid out for the terminal's width. The run id is the handle a user
+    copies, so it is never cut; below 100 columns the start time (the id begins with it)
+    goes and errors join the results column, and names wrap instead of being cut."""
+
+    def build(width: int) -> Table:
+        wide = width >= 100
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        table.add_column("run", no_wrap=True, min_width=max((len(r.id) for r in runs), default=3))
+        table.add_column("name", overflow="fold")
+        table.add_column("status", no_wrap=True)
+        if wide:
+            table.add_column("started", no_wrap=True)
+        table.add_column("results", justify="right", no_wrap=True)
+        if wide:
+            table.add_column("errors", justify="right")
+        table.add_column("subjects", overflow="fold")
+        for r in runs:
+            results = f"{r.n_results}/{r.n_planned}"
+            cells: list[Any] = [r.id, r.name, r.status]
+            if wide:
+                cells.append(r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "—")
+                cells += [results, str(r.n_errors)]
+            else:
+                cells.append(
+                    Text(results).append(f" {r.n_errors} err", style="red")
+                    if r.n_errors
+                    else results
+                )
+            cells.append(", ".join(r.subjects))
+            table.add_row(*cells)
+        return table
+
+    from assay.cli.render_stats import Responsive
+
+    return Responsive(build)
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -19,7 +19,9 @@ from assay.analyse import (
     PairedPlan,
     ProportionPlan,
     RunComparison,
+    VariancePlan,
 )
+from assay.analyse.judge_guard import JUDGE_CHANGED
 from assay.stats import IMPROVED, MIXED, NO_DIFFERENCE, REGRESSED, Interval
 
 VERDICT_STYLE = {
@@ -28,6 +30,7 @@ VERDICT_STYLE = {
     MIXED: "bold red",
     NO_DIFFERENCE: "cyan",
     "underpowered": "yellow",
+    JUDGE_CHANGED: "bold red",
 }
 CORRECTION_NAME = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no correction"}
 
@@ -95,8 +98,14 @@ def _header(c: RunComparison) -> list[Any]:
     title = Text(f"compare {c.run_a.id} → {c.run_b.id}", style="bold")
     title.append("   verdict: ")
     title.append(c.verdict, style=VERDICT_STYLE.get(c.verdict, ""))
+    if c.judge_changes:
+        # Said on the first line: a changed judge is a changed ruler (C5).
+        judges = ", ".join(dict.fromkeys(ch.judge for ch in c.judge_changes))
+        title.append(f"   JUDGE CHANGED ({judges})", style="bold red")
     parts.append(title)
-    if c.changes:
+    if c.from_data:
+        parts.append(Text("Compared from data: no stored runs, no manifests to diff.", style="dim"))
+    elif c.changes:
         first = c.changes[0]
         more = f" (+{len(c.changes) - 1} more: `assay diff`)" if len(c.changes) > 1 else ""
         parts.append(
@@ -109,6 +118,69 @@ def _header(c: RunComparison) -> list[Any]:
     for w in c.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     return parts
+
+
+#: Below this many columns the comparison table keeps what a decision needs (group, n, the
+#: difference with its interval, the test, the corrected p-value, the verdict with its MDE)
+#: and drops the rest; nothing is ever cut short with an ellipsis.
+WIDE = 120
+
+
+def _metric_table(c: RunComparison, m: MetricComparison, rate: bool, width: int) -> Table:
+    """One metric's groups as a table fitted to ``width`` columns."""
+    wide = width >= WIDE
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    ci = f"[{100 * c.settings.confidence:.0f}% CI]"
+    columns: list[tuple[str, str]] = [("group", "left"), ("n", "right")]
+    if wide:
+        columns += [("A", "right"), ("B", "right")]
+    columns += [(f"Δ B−A{_unit(rate)} {ci}", "right"), ("test", "left")]
+    if wide:
+        columns += [("p", "right")]
+    columns += [("p adj", "right")]
+    if wide:
+        columns += [(f"MDE{_unit(rate)}", "right"), ("pairing", "right")]
+    columns += [("verdict", "left")]
+    for name, justify in columns:
+        no_wrap = name in ("n", "test", "p", "p adj") or name.startswith(("Δ", "MDE"))
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=no_wrap,
+            overflow="fold",  # wrap, never "…": a cut name or verdict cannot be read
+            min_width=12 if name == "verdict" else None,
+        )
+    slice_keys = {g.slice_key for g in m.slices}
+    for g in m.groups:
+        # With one slice key, its name is said once (a "slice" row), not on every row.
+        label = (
+            g.group if wide or len(slice_keys) > 1 or g.slice_key is None else f" {g.slice_value}"
+        )
+        if not wide and len(slice_keys) == 1 and g.slice_key is not None and g is m.slices[0]:
+            table.add_row(Text(f"{g.slice_key}:", style="dim"), *[""] * (len(columns) - 1))
+        cells: list[Any] = [Text(label, style="bold" if g.slice_key is None else ""), str(g.n)]
+        if wide:
+            cells += [_mean(g.mean_a, rate), _mean(g.mean_b, rate)]
+        cells += [f"{_delta(g.difference, rate)} {_ci(g.interval, rate)}", g.test]
+        if wide:
+            cells += [_p(g.p_value)]
+        cells += [_p(g.p_adjusted)]
+        if wide:
+            cells += [_delta(g.mde, rate, signed=False), _pairing(g)]
+        cells += [_verdict_text(g.verdict, g, rate)]
+        table.add_row(*cells)
+    return table
+
+
+class Responsive:
+    """A renderable built for the width it is printed at (``build(width)``): the same
+    figures at 80 columns and at 150, laid out for each."""
+
+    def __init__(self, build: Any) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.build(options.max_width)
 
 
 def comparison_view(c: RunComparison) -> Group:
@@ -129,36 +201,7 @@ def comparison_view(c: RunComparison) -> Group:
             style="dim",
         )
         parts.append(head)
-        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-        for col, justify in (
-            ("group", "left"),
-            ("n", "right"),
-            ("A", "right"),
-            ("B", "right"),
-            (f"Δ B−A{_unit(rate)} [{100 * c.settings.confidence:.0f}% CI]", "right"),
-            ("test", "left"),
-            ("p", "right"),
-            ("p adj", "right"),
-            (f"MDE{_unit(rate)}", "right"),
-            ("pairing", "right"),
-            ("verdict", "left"),
-        ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for g in m.groups:
-            table.add_row(
-                Text(g.group, style="bold" if g.slice_key is None else ""),
-                str(g.n),
-                _mean(g.mean_a, rate),
-                _mean(g.mean_b, rate),
-                f"{_delta(g.difference, rate)} {_ci(g.interval, rate)}",
-                g.test,
-                _p(g.p_value),
-                _p(g.p_adjusted),
-                _delta(g.mde, rate, signed=False),
-                _pairing(g),
-                _verdict_text(g.verdict, g, rate),
-            )
-        parts.append(table)
+        parts.append(Responsive(lambda width, m=m, rate=rate: _metric_table(c, m, rate, width)))
         notes = [f"{g.group}: {g.note}" for g in m.groups if g.note]
         if m.only_a or m.only_b:
             notes.append(
@@ -183,7 +226,8 @@ def comparison_view(c: RunComparison) -> Group:
         Text(
             f"\nΔ = B − A. p adj: {_correction(c)} across metrics (overall rows) and across "
             "slices. MDE: the true difference this n "
-            f"detects with {100 * c.settings.power:.0f}% power at α = {c.settings.alpha:g}.",
+            f"detects with {100 * c.settings.power:.0f}% power at α = {c.settings.alpha:g}, "
+            "in the design of the row's test (paired; clustered when the test is clustered).",
             style="dim",
         )
     )
@@ -249,6 +293,33 @@ def proportion_plan_view(plan: ProportionPlan) -> Text:
     return text
 
 
+def variance_plan_view(plan: VariancePlan) -> Text:
+    """``assay plan --omega2`` (or ``--sd-diff``): a paired design from a given ω²."""
+    text = Text()
+    design = (
+        f"paired design, ω² = {plan.omega2:.4g}"
+        + (
+            f", within-sample variance {plan.within_variance:.4g} over {plan.epochs} epoch(s)"
+            if plan.within_variance
+            else ""
+        )
+        + f"; α = {plan.alpha:g} two-sided, power {plan.power:.0%}; Miller 2024 §4"
+    )
+    if plan.delta is not None and plan.n_required is not None:
+        rate = abs(plan.delta) <= 1
+        text.append(f"To detect Δ = {_delta(plan.delta, rate)}{_unit(rate)}: ")
+        text.append(f"n ≈ {plan.n_required:,} paired samples", style="bold")
+        text.append(f"  ({design})\n", style="dim")
+    if plan.n is not None and plan.mde_at_n is not None:
+        rate = plan.mde_at_n <= 1
+        text.append(f"At n = {plan.n:,} paired samples: ")
+        text.append(f"MDE ≈ {_delta(plan.mde_at_n, rate, signed=False)}{_unit(rate)}", style="bold")
+        if plan.power_at_n is not None:
+            text.append(f", power {plan.power_at_n:.0%} for that Δ")
+        text.append(f"  ({design})\n", style="dim")
+    return text
+
+
 def paired_plan_view(plan: PairedPlan) -> Group:
     """``assay plan --pairs-from RUN_A RUN_B``."""
     v = plan.variance
@@ -285,10 +356,21 @@ def paired_plan_view(plan: PairedPlan) -> Group:
     parts.append(
         Text(
             f"At the runs' own n = {plan.n_current:,}: MDE ≈ "
-            f"{_delta(plan.mde_at_current_n, rate, signed=False)}{_unit(rate)}, "
+            f"{_delta(plan.mde_at_current_n, rate, signed=False)}{_unit(rate)} "
+            "(paired, unclustered), "
             f"power {plan.power_at_current_n:.0%} for that Δ."
         )
     )
+    if plan.clustered_mde is not None:
+        parts.append(
+            Text(
+                f"`assay compare` will use clustered errors ({plan.n_clusters} clusters of "
+                f"`{plan.cluster_key}`): its MDE at this n is ≈ "
+                f"{_delta(plan.clustered_mde, rate, signed=False)}{_unit(rate)} "
+                "(paired, clustered). Size the next run on that figure.",
+                style="yellow",
+            )
+        )
     if not v.separable:
         parts.append(
             Text(

@@ -160,7 +160,7 @@ def report(
     """Write one self-contained HTML report (inline CSS and SVG; no network requests)."""
     from assay.web import render_report
 
-    store = _store(db)
+    store = _store(db, create=False)
     try:
         run_id = store.resolve_run_id(run_ref)
         other = store.resolve_run_id(compare_with) if compare_with is not None else None

@@ -80,6 +80,61 @@ ResamplesOption = Annotated[
     int, typer.Option("--resamples", help="Bootstrap and permutation resamples (0 to skip).")
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the resampling.")]
+MarginOption = Annotated[
+    str | None,
+    typer.Option(
+        "--margin",
+        help="Non-inferiority margin: is B not worse than A by this much? '2pts' (= 0.02 on a "
+        "pass rate) or a number in the metric's units. Decided by the test's interval at 1-2α.",
+    ),
+]
+EquivalenceOption = Annotated[
+    bool,
+    typer.Option(
+        "--equivalence", help="With --margin: test equivalence (|B - A| < margin, TOST) instead."
+    ),
+]
+
+
+HumanOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--human",
+        metavar="LABELS",
+        help="Human labels of some samples' outputs (A=FILE and B=FILE, or one FILE with a run "
+        "column): adds the prediction-powered (PPI) difference beside the judge's; the gate "
+        "decides on it.",
+    ),
+]
+HumanQueueOption = Annotated[
+    list[str] | None,
+    typer.Option("--human-queue", metavar="[A=|B=]QUEUE", help="Human labels from a review queue."),
+]
+
+
+def _corrected(db: str | None, comparison: Any, human: Any, queue: Any) -> dict[Any, Any]:
+    if not human and not queue:
+        return {}
+    from assay.cli.human_labels import corrected_comparison
+
+    store = _store(db)
+    try:
+        return corrected_comparison(store, comparison, human, queue)
+    finally:
+        store.close()
+
+
+def _margin(text: str | None, where: str) -> float | None:
+    if text is None:
+        return None
+    from assay.analyse.paired_estimators import parse_margin
+
+    try:
+        return parse_margin(text)[0]
+    except ValueError:
+        raise AssayError(
+            f"cannot read margin {text!r}", where=where, fix="write e.g. 2pts, 2% or 0.02"
+        ) from None
 
 
 def _subject_pairs(values: list[str] | None) -> list[tuple[str, str]] | None:
@@ -138,7 +193,7 @@ def _judge_context(db: str | None, comparison: Any) -> tuple[list[Any], list[Any
     B (within it and against run A) and of run A (within it)."""
     from assay.analyse import judge_flags, judge_standings
 
-    store = _store(db)
+    store = _store(db, create=False)
     try:
         before = store.get_manifest(comparison.run_a.id)
         after = store.get_manifest(comparison.run_b.id)
@@ -160,7 +215,7 @@ def _compare(
 ) -> Any:
     from assay.analyse import compare_runs, default_runs
 
-    store = _store(db)
+    store = _store(db, create=False)
     try:
         if run_a is not None and run_b is not None:
             a, b = store.resolve_run_id(run_a), store.resolve_run_id(run_b)
@@ -186,6 +241,13 @@ def _compare(
 def compare(
     run_a: RunA = None,
     run_b: RunB = None,
+    more_runs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[RUN...]",
+            help="More candidates: with three or more runs, compare ranks them (as `assay rank`).",
+        ),
+    ] = None,
     db: DbOption = None,
     subject: SubjectOption = None,
     scorer: ScorerOption = None,
@@ -203,10 +265,34 @@ def compare(
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print a Markdown table for a pull request.")
     ] = False,
+    margin: MarginOption = None,
+    equivalence: EquivalenceOption = False,
+    human: HumanOption = None,
+    human_queue: HumanQueueOption = None,
+    migration_note: Annotated[
+        str | None,
+        typer.Option(
+            "--migration-note",
+            metavar="NOTE",
+            help="A judge changed between or within the runs: say how its scores compare, and "
+            "get improved/regressed verdicts for the metrics it graded.",
+        ),
+    ] = None,
 ) -> None:
     """Paired comparison of two runs joined by sample id: difference, interval, MDE and verdict
     per metric and slice, and how much pairing helped."""
+    from assay.cli.render_margins import margin_view
     from assay.cli.render_stats import comparison_markdown, comparison_view
+
+    if more_runs:
+        from assay.cli.rank_commands import rank
+
+        assert run_a is not None and run_b is not None
+        rank(
+            [run_a, run_b, *more_runs], db=db, scorer=scorer, baseline=None, alpha=alpha,
+            resamples=max(resamples, 100) if resamples else 2000, seed=seed, json_out=json_out,
+        )  # fmt: skip
+        return
 
     settings = _settings(
         alpha,
@@ -219,13 +305,35 @@ def compare(
         resamples,
         seed,
     )
+    if equivalence and margin is None:
+        raise AssayError(
+            "--equivalence needs --margin", where="--equivalence", fix="add --margin 2pts"
+        )
+    settings = dataclasses.replace(
+        settings,
+        margin=_margin(margin, "--margin"),
+        equivalence=equivalence,
+        migration_note=migration_note,
+    )
     result = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
+    corrected = _corrected(db, result, human, human_queue)
     if json_out:
-        console.print_json(data=result.to_dict())
+        data = result.to_dict()
+        if corrected:
+            data["human_corrected"] = [h.as_dict() for h in corrected.values()]
+        console.print_json(data=data)
     elif markdown:
         console.out(comparison_markdown(result), highlight=False, end="")
     else:
         console.print(comparison_view(result))
+        if settings.margin is not None:
+            console.print(margin_view(result))
+        if corrected:
+            from assay.cli.human_labels import human_note, human_view
+
+            items = list(corrected.values())
+            console.print(human_view(items, "human-corrected difference B − A (95% CI)"))
+            console.print(human_note(items), style="dim", highlight=False)
         for standing in _judge_context(db, result)[0]:
             if standing.certificate is not None:
                 style = "yellow" if standing.certificate.flags else None
@@ -301,6 +409,18 @@ def gate(
             "(judge_changed), saying how their scores compare.",
         ),
     ] = None,
+    non_inferior: Annotated[
+        str | None,
+        typer.Option(
+            "--non-inferior",
+            metavar="MARGIN",
+            help="Pass only if B is shown not worse than A by MARGIN ('2pts' or metric units), "
+            "one-sided at α; regressions smaller than MARGIN are tolerated.",
+        ),
+    ] = None,
+    equivalence: EquivalenceOption = False,
+    human: HumanOption = None,
+    human_queue: HumanQueueOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """CI gate: exit 0 when nothing regressed (overall or in any slice) and every --min holds,
@@ -321,12 +441,24 @@ def gate(
         resamples,
         seed,
     )
+    settings = dataclasses.replace(settings, migration_note=migration_note)
+    if equivalence and non_inferior is None:
+        raise AssayError(
+            "--equivalence needs --non-inferior MARGIN", where="--equivalence", fix="add it"
+        )
+    ni_margin = _margin(non_inferior, "--non-inferior")
+    if ni_margin is not None:
+        settings = dataclasses.replace(settings, margin=ni_margin, equivalence=equivalence)
+        margin = max(margin, ni_margin)
     comparison = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
     standings, changes = _judge_context(db, comparison)
+    corrected = _corrected(db, comparison, human, human_queue)
     result = run_gate(
         comparison,
         thresholds=thresholds,
         margin=margin,
+        non_inferior=ni_margin is not None,
+        corrected=corrected,
         judges=standings,
         accept_judge_risk=accept_judge_risk,
         judge_changes=changes,
@@ -408,15 +540,35 @@ def plan(
     n_available: Annotated[
         int | None, typer.Option("--n-available", help="Samples that exist (with --budget).")
     ] = None,
+    omega2: Annotated[
+        float | None,
+        typer.Option(
+            "--omega2",
+            help="Variance of the per-sample differences B - A (ω²), for a paired design "
+            "without stored runs.",
+        ),
+    ] = None,
+    sd_diff: Annotated[
+        float | None,
+        typer.Option("--sd-diff", help="Per-sample SD of the differences (ω² = SD²)."),
+    ] = None,
+    within_variance: Annotated[
+        float,
+        typer.Option(
+            "--within-variance",
+            help="Answer-to-answer variance σ²_A + σ²_B (with --omega2 and --epochs).",
+        ),
+    ] = 0.0,
     alpha: AlphaOption = 0.05,
     power: PowerOption = 0.8,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Sample size and minimum detectable effect: two proportions (--baseline/--target, --n),
-    or a paired design estimated from two earlier runs (--pairs-from RUN_A RUN_B)."""
-    from assay.analyse import plan_from_runs, plan_proportions
-    from assay.cli.render_stats import paired_plan_view, proportion_plan_view
+    a paired design from a given ω² (--omega2 or --sd-diff, with --delta or --n), or a paired
+    design estimated from two earlier runs (--pairs-from RUN_A RUN_B)."""
+    from assay.analyse import plan_from_runs, plan_paired, plan_proportions
+    from assay.cli.render_stats import paired_plan_view, proportion_plan_view, variance_plan_view
 
     if target is not None and baseline is None:
         raise AssayError("--target needs --baseline", where="--target", fix="add --baseline 0.82")
@@ -429,10 +581,34 @@ def plan(
             )
     output: dict[str, Any] = {}
     views: list[Any] = []
-    if baseline is not None and (target is not None or n is not None):
+    given_variance = omega2 is not None or sd_diff is not None
+    if baseline is not None and (target is not None or n is not None) and not given_variance:
         proportions = plan_proportions(baseline, target, n=n, alpha=alpha, power=power)
         output["proportions"] = _jsonable(proportions)
         views.append(proportion_plan_view(proportions))
+    if given_variance:
+        if pairs_from is not None:
+            raise AssayError(
+                "give --omega2/--sd-diff or --pairs-from, not both",
+                where="--omega2",
+                fix="--pairs-from estimates ω² from the runs",
+            )
+        planned = plan_paired(
+            omega2=omega2,
+            sd_difference=sd_diff,
+            delta=(
+                delta
+                if delta is not None
+                else (target - baseline if target is not None and baseline is not None else None)
+            ),
+            n=n,
+            within_variance=within_variance,
+            epochs=epochs or 1,
+            alpha=alpha,
+            power=power,
+        )
+        output["paired_from_variance"] = _jsonable(planned)
+        views.append(variance_plan_view(planned))
     if pairs_from is not None:
         difference = (
             delta
@@ -446,7 +622,7 @@ def plan(
                 fix="add --baseline 0.82 --target 0.85, or --delta 0.03",
             )
         pairs = _subject_pairs(subject)
-        store = _store(db)
+        store = _store(db, create=False)
         try:
             paired = plan_from_runs(
                 store,
@@ -470,8 +646,8 @@ def plan(
         raise AssayError(
             "nothing to plan",
             where="assay plan",
-            fix="give --baseline 0.82 --target 0.85 (or --n 400), or --pairs-from RUN_A RUN_B "
-            "with --delta",
+            fix="give --baseline 0.82 --target 0.85 (or --n 400), --omega2 0.111 --delta 0.03, "
+            "or --pairs-from RUN_A RUN_B with --delta",
         )
     if json_out:
         console.print_json(data=output)

@@ -18,6 +18,11 @@ By default a row is debug-surface feedback, and left out of an export, when its 
 ``staging`` or ``debug`` or its ``rater_role`` is ``internal`` (case-insensitive). A row whose
 ``provenance.licence`` is ``unspecified`` fails the export unless explicitly allowed. Every row
 left out is recorded with its reason.
+
+Credentials and PII (I3). Every row to export is scanned (input, target, metadata) with
+:mod:`assay.data.pii`; any finding fails the export with the row ids (:class:`ExportPiiError`,
+exit 1) unless the caller redacts those rows (``redact_pii``) or waives the check with a reason
+(``pii_waiver``), which the export record keeps beside the rows and types it let through.
 """
 
 from __future__ import annotations
@@ -42,6 +47,14 @@ RATER_ROLE_ALIAS = "rater"
 DEBUG_SURFACES = frozenset({"staging", "debug"})
 INTERNAL_ROLES = frozenset({"internal"})
 UNSPECIFIED_LICENCE = "unspecified"
+
+
+class ExportPiiError(AssayError):
+    """Raised when rows to export contain credentials or other PII and neither redaction nor
+    a waiver was asked for (I3). Exit code 1: a gate failed."""
+
+    exit_code = 1
+    code = "pii_found"
 
 
 class UnspecifiedLicenceError(AssayError):
@@ -222,12 +235,29 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class PiiRow:
+    """A row to export in which the scan found PII: its id and the types found, by field."""
+
+    sample_id: str
+    types: list[str]
+    fields: list[str]
+
+
+@dataclass(frozen=True)
 class ExportSelection:
-    """The rows an export keeps, those it left out, and unspecified-licence rows let through."""
+    """The rows an export keeps, those it left out, and unspecified-licence rows let through.
+
+    ``pii_rows``: rows in which the credential and PII scan found something; they were
+    redacted (``pii_action == "redacted"``), let through under ``pii_waiver``
+    (``"waived"``), or the scan was off (``"not scanned"``, then the list is empty).
+    """
 
     kept: Dataset
     excluded: list[Exclusion]
     allowed_unspecified_licence: list[str] = field(default_factory=list)
+    pii_rows: list[PiiRow] = field(default_factory=list)
+    pii_action: str = "scanned"
+    pii_waiver: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON record of the export's decisions."""
@@ -236,7 +266,38 @@ class ExportSelection:
             "kept": len(self.kept),
             "excluded": [e.__dict__ for e in self.excluded],
             "allowed_unspecified_licence": self.allowed_unspecified_licence,
+            "pii_scan": {
+                "action": self.pii_action,
+                "waiver": self.pii_waiver,
+                "rows": [r.__dict__ for r in self.pii_rows],
+            },
         }
+
+
+def scan_rows_for_pii(samples: Iterable[Sample]) -> list[PiiRow]:
+    """Rows whose input, target or metadata hold credentials or other PII
+    (:func:`assay.data.pii.redact_record`: every detector, secrets included)."""
+    from assay.data.pii import redact_record
+
+    found: list[PiiRow] = []
+    for sample in samples:
+        content = {
+            "input": sample.input
+            if isinstance(sample.input, str)
+            else [m.content for m in sample.input],
+            "target": sample.target,
+            "metadata": sample.metadata,
+        }
+        _, findings = redact_record(content)
+        if findings:
+            found.append(
+                PiiRow(
+                    sample.id,
+                    sorted({f.type for _, f in findings}),
+                    list(dict.fromkeys(path for path, _ in findings)),
+                )
+            )
+    return found
 
 
 def debug_feedback_reason(sample: Sample) -> str | None:
@@ -257,13 +318,32 @@ def select_for_export(
     *,
     allow_unspecified_licence: bool = False,
     include_debug_feedback: bool = False,
+    scan_pii: bool = True,
+    redact_pii: bool = False,
+    pii_waiver: str | None = None,
 ) -> ExportSelection:
-    """The rows of ``dataset`` fit for a training export (D5, D6).
+    """The rows of ``dataset`` fit for a training export (D5, D6, I3).
 
     Debug-surface feedback is excluded (unless ``include_debug_feedback``) first; then any
     remaining row with an ``unspecified`` licence raises :class:`UnspecifiedLicenceError`
-    unless ``allow_unspecified_licence``, in which case those rows are kept and listed.
+    unless ``allow_unspecified_licence``, in which case those rows are kept and listed. Then
+    the rows are scanned for credentials and PII (``scan_pii``, on by default): any finding
+    raises :class:`ExportPiiError` naming the rows, unless ``redact_pii`` (those rows are
+    exported with ``<EMAIL_1>``-style placeholders) or ``pii_waiver`` (a non-empty reason,
+    recorded with the rows let through).
     """
+    if pii_waiver is not None and not pii_waiver.strip():
+        raise AssayError(
+            "a PII waiver needs a reason",
+            where="--pii-waiver",
+            fix='say why, e.g. --pii-waiver "synthetic credentials, checked by hand"',
+        )
+    if redact_pii and pii_waiver is not None:
+        raise AssayError(
+            "redact the PII or waive the check, not both",
+            where="--pii-waiver",
+            fix="drop --pii-waiver to export redacted rows",
+        )
     excluded: list[Exclusion] = []
     kept: list[Sample] = []
     for sample in dataset:
@@ -280,8 +360,38 @@ def select_for_export(
             where=f"{_label(dataset)} (sample {unlicensed[0]})",
             fix="set provenance.licence to an SPDX id, or pass --allow-unspecified-licence",
         )
+    if not scan_pii:
+        return ExportSelection(
+            Dataset(dataset.name, kept, source=dataset.source),
+            excluded,
+            unlicensed,
+            pii_action="not scanned",
+        )
+    pii_rows = scan_rows_for_pii(kept)
+    action = "scanned"
+    if pii_rows and redact_pii:
+        from assay.data.pii import redact_sample
+
+        flagged = {r.sample_id for r in pii_rows}
+        kept = [redact_sample(s) if s.id in flagged else s for s in kept]
+        action = "redacted"
+    elif pii_rows and pii_waiver is not None:
+        action = "waived"
+    elif pii_rows:
+        ids = [r.sample_id for r in pii_rows]
+        kinds = sorted({t for r in pii_rows for t in r.types})
+        shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+        raise ExportPiiError(
+            f"{len(ids)} of {len(kept)} row(s) to export contain {', '.join(kinds)}: {shown}",
+            where=f"{_label(dataset)} (sample {ids[0]})",
+            fix="export redacted rows with --redact-pii, or pass --pii-waiver REASON to "
+            "export them as they are (the reason is recorded)",
+        )
     return ExportSelection(
         Dataset(dataset.name, kept, source=dataset.source),
         excluded,
         unlicensed,
+        pii_rows=pii_rows,
+        pii_action=action,
+        pii_waiver=pii_waiver if action == "waived" else None,
     )

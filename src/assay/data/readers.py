@@ -259,15 +259,90 @@ def read_parquet(path: Path, label: str) -> RowSource:
     return RowSource(label, rows(), unit="row", json_columns=json_columns, plain=False)
 
 
+#: How many nodes aliases may add to a YAML document once expanded. A spec that shares a
+#: subject's settings through anchors adds a few hundred; the "billion laughs" file of
+#: issue 20 (seven levels of nine aliases) adds 4.8 million, and everything that walks the
+#: expanded structure (line maps, validation, hashing) then takes minutes and gigabytes.
+MAX_ALIAS_EXPANSION = 100_000
+
+
+class YamlAliasBombError(yaml.MarkedYAMLError):
+    """A YAML document whose aliases expand to too many nodes, or refer to themselves."""
+
+
+def _check_alias_expansion(root: yaml.Node, limit: int = MAX_ALIAS_EXPANSION) -> None:
+    """Raise :class:`YamlAliasBombError` when ``root`` expands to more than ``limit`` nodes
+    beyond the nodes written in the file, or contains a recursive alias.
+
+    An alias is a second reference to an already composed node, so the composed graph stays
+    small while its expansion grows exponentially with the nesting depth. The expanded size is
+    counted without expanding: size(node) = 1 + Σ size(child), memoised per node, which is
+    linear in the composed graph. A node met again while its own size is being counted is a
+    cycle (``&a [*a]``), which nothing downstream could serialise.
+    """
+    sizes: dict[int, int] = {}
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] - distinct > limit:
+                raise YamlAliasBombError(
+                    None,
+                    None,
+                    f"aliases expand this document to more than {limit:,} extra nodes "
+                    "(a 'billion laughs' file?)",
+                    node.start_mark,
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise YamlAliasBombError(
+                None, None, "a recursive alias: this node contains itself", node.start_mark
+            )
+        open_nodes.add(key)
+        distinct += 1
+        stack.append((node, True))
+        for child in reversed(children):
+            if id(child) in open_nodes:
+                raise YamlAliasBombError(
+                    None, None, "a recursive alias: this node contains itself", child.start_mark
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
 class DataYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 booleans and integers and without timestamps.
+    """PyYAML's safe loader with YAML 1.2 booleans and integers and without timestamps, and
+    with alias expansion capped.
 
     YAML 1.1 (PyYAML's default) reads ``yes``/``no``/``on``/``off`` as booleans, ``010`` as
     the octal 8 and ``2024-01-02`` as a date, which silently changes answers such as
     ``target: no``. Here only ``true``/``false`` are booleans, integers are plain decimal
     (``007`` stays text, as in a CSV cell) and dates stay text. Everything PyYAML writes reads
-    back unchanged.
+    back unchanged. A document whose aliases would expand to more than
+    :data:`MAX_ALIAS_EXPANSION` extra nodes, or that contains a recursive alias, is refused
+    with :class:`YamlAliasBombError` (a ``MarkedYAMLError``: it names its line) before
+    anything is built from it. Every YAML assay reads (specs, data files, declarations,
+    rubrics, schemas) goes through this loader.
     """
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _check_alias_expansion(node)
+        return node
 
 
 _BOOL, _INT, _TIMESTAMP = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "timestamp"))
@@ -326,7 +401,12 @@ def read_yaml(path: Path, label: str) -> RowSource:
                 if exc.context_mark is not None:
                     message += f" started on line {exc.context_mark.line + 1}"
                 message += ")"
-            raise DatasetError(message, where=where, fix="fix the YAML syntax") from None
+            how = (
+                "write the values out, or share fewer nested anchors (&name / *name)"
+                if isinstance(exc, YamlAliasBombError)
+                else "fix the YAML syntax"
+            )
+            raise DatasetError(message, where=where, fix=how) from None
         except yaml.YAMLError as exc:
             raise DatasetError(f"malformed YAML: {exc}", where=label, fix=fix) from None
         finally:

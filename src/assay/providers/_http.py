@@ -24,11 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from assay.core import ConfigError, ModelRequest, Output, ProviderError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _NOT_FOUND_FIX = "check base_url and the model name"
 
@@ -116,6 +117,8 @@ class JsonHttpProvider:
     # -- session ---------------------------------------------------------------------------
 
     def _get_session(self) -> aiohttp.ClientSession:
+        import aiohttp  # 0.15-0.3 s: paid by runs that call an HTTP endpoint, not by every command
+
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or session.closed or self._session_loop is not loop:
@@ -221,6 +224,8 @@ class JsonHttpProvider:
 
     async def _post(self, payload: dict[str, Any]) -> HttpReply:
         """POST ``payload`` as JSON to ``self._url``; transport failures raise ProviderError."""
+        import aiohttp
+
         session = self._get_session()
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         start = time.perf_counter()

@@ -87,6 +87,9 @@ class Accounting:
     judge_output_tokens: int = 0
     judge_cost_usd: float = 0.0
     judge_unpriced: int = 0
+    #: The endpoints' state while the run is live, for the progress line: an open circuit
+    #: breaker, calls retrying, the newest error ("" when calls flow).
+    endpoints: str = ""
 
     def _cost(self, output: Output) -> float | None:
         """The output's cost, or ``None`` when its model has no price. Outputs that report no

@@ -45,11 +45,20 @@ class CallPolicy:
 
 @dataclass
 class GatewayStats:
-    """Counters a gateway keeps (summed into the run's accounting)."""
+    """Counters a gateway keeps (summed into the run's accounting).
+
+    ``failing``: calls whose last attempt failed and that wait to be retried (backoff, a
+    ``Retry-After`` pause or an open circuit breaker); ``last_error`` describes the newest
+    failed attempt (``server_error, HTTP 500``); ``blocked``: attempts an open breaker failed
+    without sending them.
+    """
 
     attempts: int = 0
     retries: int = 0
     overloads: int = 0
+    failing: int = 0
+    last_error: str | None = None
+    blocked: int = 0
 
 
 class Gateway:
@@ -81,6 +90,49 @@ class Gateway:
         self._sleep = sleep
         self._paused_until = 0.0
 
+    def status(self) -> str | None:
+        """What a person watching the run should know about this endpoint, or ``None`` when
+        calls flow: the circuit breaker's state (and when it lets a probe through), the calls
+        waiting to be retried, a server-requested pause, and the newest error."""
+        now = self._clock()
+        parts = []
+        state = self.breaker.state
+        if state == "open":
+            parts.append(f"circuit open, probe in {self.breaker.open_for(now):.0f} s")
+        elif state == "half-open":
+            parts.append("circuit half-open (probing)")
+        if self.stats.failing:
+            parts.append(f"{self.stats.failing} call(s) retrying")
+        if self._paused_until > now:
+            parts.append(f"server asked to wait {self._paused_until - now:.0f} s")
+        if not parts:
+            return None
+        if self.stats.last_error:
+            parts.append(f"last error: {self.stats.last_error}")
+        return f"{self.name}: " + ", ".join(parts)
+
+    @property
+    def stuck(self) -> int:
+        """Calls that have failed and wait behind an open circuit breaker: failing samples in
+        all but name (``--max-errors`` counts them)."""
+        return self.stats.failing if self.breaker.state != "closed" else 0
+
+    def _gave_up(self, last: ProviderError | None, attempts: int) -> ProviderError:
+        """The error a call ends with when its last retry found the breaker open: its own
+        newest error if it had one, else ``circuit_open`` naming the endpoint's."""
+        if last is not None:
+            last.attempts = attempts
+            return last
+        error = ProviderError(
+            f"circuit breaker open: the endpoint failed {self.breaker.failures} attempts in a "
+            f"row ({self.stats.last_error or 'no detail'}); this call was never sent",
+            error_class="circuit_open",
+            retryable=True,
+            where=self.name,
+        )
+        error.attempts = attempts
+        return error
+
     def backoff(self, retry: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
         ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2**retry)
@@ -88,7 +140,6 @@ class Gateway:
         return max(delay, retry_after or 0.0)
 
     async def _admit(self, est_tokens: int) -> None:
-        await self.breaker.wait()
         while (pause := self._paused_until - self._clock()) > 0:
             await self._sleep(pause)
         if self.rpm is not None:
@@ -116,35 +167,75 @@ class Gateway:
         """Call ``fn`` under this gateway's policy; returns its output and the number of attempts
         it took, or raises the last :class:`ProviderError` (with ``attempts`` set)."""
         retry = 0
-        while True:
-            await self._admit(est_tokens)
-            await self.limiter.acquire()
-            self.stats.attempts += 1
-            try:
-                output = await self._attempt(fn)
-            except ProviderError as error:
-                overloaded = error.error_class in _OVERLOAD or error.status in (503, 529)
-                await self.limiter.release(overloaded=overloaded)
-                if overloaded:
-                    self.stats.overloads += 1
-                if error.retryable:
-                    self.breaker.record(False)
-                error.attempts = retry + 1
-                if not error.retryable or retry >= self.policy.max_retries:
+        last: ProviderError | None = None
+        try:
+            while True:
+                admitted, wait = self.breaker.admit()
+                if not admitted and self.breaker.state == "open":
+                    # An open breaker fails the attempt without sending it (Nygard's fail
+                    # fast): the call spends a retry and waits for the probe window, instead
+                    # of queueing for as long as the endpoint stays down. A dead endpoint thus
+                    # fails each sample after max_retries probe windows, not after hours.
+                    self.stats.blocked += 1
+                    if retry >= self.policy.max_retries:
+                        raise self._gave_up(last, retry + 1)
+                    if retry == 0:
+                        self.stats.failing += 1
+                    retry += 1
+                    await self._sleep(max(self.backoff(retry - 1, None), wait))
+                    continue
+                if not admitted:  # half-open: another call is the probe
+                    await self._sleep(wait)
+                    continue
+                probe = self.breaker.state == "half-open"
+                try:
+                    await self._admit(est_tokens)
+                    await self.limiter.acquire()
+                except BaseException:
+                    if probe:
+                        self.breaker.release_probe()
                     raise
-                if error.retry_after and overloaded:
-                    # The server asked everyone to wait, not just this request.
-                    self._paused_until = max(self._paused_until, self._clock() + error.retry_after)
-                delay = self.backoff(retry, error.retry_after)
-                self.stats.retries += 1
-                retry += 1
-                await self._sleep(delay)
-                continue
-            except BaseException:
-                await self.limiter.release()
-                raise
-            await self.limiter.release(succeeded=True)
-            self.breaker.record(True)
-            if self.tpm is not None and output.usage.total_tokens is not None:
-                self.tpm.adjust(output.usage.total_tokens - max(1, est_tokens))
-            return output, retry + 1
+                self.stats.attempts += 1
+                try:
+                    output = await self._attempt(fn)
+                except ProviderError as error:
+                    overloaded = error.error_class in _OVERLOAD or error.status in (503, 529)
+                    await self.limiter.release(overloaded=overloaded)
+                    if overloaded:
+                        self.stats.overloads += 1
+                    if error.retryable:
+                        self.breaker.record(False)
+                    elif probe:
+                        self.breaker.release_probe()  # an answer, if not the one hoped for
+                    self.stats.last_error = error.error_class + (
+                        f", HTTP {error.status}" if error.status else ""
+                    )
+                    error.attempts = retry + 1
+                    last = error
+                    if not error.retryable or retry >= self.policy.max_retries:
+                        raise
+                    if error.retry_after and overloaded:
+                        # The server asked everyone to wait, not just this request.
+                        self._paused_until = max(
+                            self._paused_until, self._clock() + error.retry_after
+                        )
+                    delay = self.backoff(retry, error.retry_after)
+                    self.stats.retries += 1
+                    if retry == 0:
+                        self.stats.failing += 1
+                    retry += 1
+                    await self._sleep(delay)
+                    continue
+                except BaseException:
+                    await self.limiter.release()
+                    if probe:
+                        self.breaker.release_probe()
+                    raise
+                await self.limiter.release(succeeded=True)
+                self.breaker.record(True)
+                if self.tpm is not None and output.usage.total_tokens is not None:
+                    self.tpm.adjust(output.usage.total_tokens - max(1, est_tokens))
+                return output, retry + 1
+        finally:
+            if retry:
+                self.stats.failing -= 1

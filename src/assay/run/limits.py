@@ -146,6 +146,29 @@ class CircuitBreaker:
             return "closed"
         return "open" if self._clock() < self._open_until else "half-open"
 
+    def open_for(self, now: float | None = None) -> float:
+        """Seconds until an open breaker lets a probe through (0 when it is not open)."""
+        now = self._clock() if now is None else now
+        return max(0.0, self._open_until - now) if self.failures >= self.threshold else 0.0
+
+    def admit(self) -> tuple[bool, float]:
+        """Without waiting: ``(True, 0)`` when a call may be sent now (closed, or half-open and
+        this call takes the one probe), else ``(False, seconds)`` to wait: the rest of the
+        cooldown while open, a short poll while another call is the probe."""
+        if self.failures < self.threshold:
+            return True, 0.0
+        now = self._clock()
+        if now < self._open_until:
+            return False, self._open_until - now
+        if not self._probing:
+            self._probing = True
+            return True, 0.0
+        return False, min(self.cooldown, 0.5)
+
+    def release_probe(self) -> None:
+        """The probe call ended without an outcome (it was cancelled): let another probe."""
+        self._probing = False
+
     async def wait(self) -> None:
         """Return when a call may be sent (immediately while closed)."""
         while self.failures >= self.threshold:

@@ -33,7 +33,6 @@ from assay.core import (
     anchor_fingerprint,
     content_hash,
 )
-from assay.data.pii import Placeholders, redact_result, redact_sample, redact_value
 from assay.providers import Provider
 from assay.run.accounting import Accounting, PriceTable
 from assay.run.cache import cache_namespace
@@ -207,6 +206,7 @@ class Runner:
         self._max_pending = max(1, self.options.max_pending)
         self._started = time.perf_counter()
         self._workers: list[asyncio.Task[None]] = []
+        self._watcher: asyncio.Task[None] | None = None
         self._abort: str | None = None
         self._done_keys: set[tuple[str, str, int]] = set()
         # Resolved models and fingerprints per subject, in order of first appearance.
@@ -353,21 +353,49 @@ class Runner:
     def _check_errors(self) -> None:
         """Abort once more results than ``max_errors`` have failed. Counted as workers finish
         results, not as the writer stores them, so the limit holds however far the writer lags
-        (results already finished are still stored)."""
+        (results already finished are still stored).
+
+        Calls that failed and now wait behind an open circuit breaker count as failed too:
+        against a mostly failing endpoint the breaker holds every sample back for minutes
+        before its retries run out, and a limit that waited for them would look like a hang.
+        Those samples are not stored (a resumed run asks for them again)."""
         limit = self.options.max_errors
         if limit is None or self._abort:
             return
-        finished, failed = self._finished, self._failed
+        stuck = sum(g.stuck for g in self._gateways.values())
+        finished, failed = self._finished + stuck, self._failed + stuck
+        what = f"{self._failed} results failed"
+        if stuck:
+            what += (
+                f" and {stuck} more are failing behind an open circuit breaker "
+                f"({self._last_error()})"
+            )
         if isinstance(limit, float) and limit < 1:
             if finished >= 20 and failed / finished > limit:
-                self._abort = (
-                    f"{failed} of {finished} results failed, more than --max-errors {limit:.0%}"
-                )
+                self._abort = f"{what}: {failed} of {finished}, more than --max-errors {limit:.0%}"
         elif failed > limit:
-            self._abort = f"{failed} results failed, more than --max-errors {int(limit)}"
+            self._abort = f"{what}: more than --max-errors {int(limit)}"
         if self._abort:
             for worker in self._workers:
                 worker.cancel()
+
+    def _last_error(self) -> str:
+        errors = [g.stats.last_error for g in self._gateways.values() if g.stats.last_error]
+        return f"last error: {errors[-1]}" if errors else "no error detail"
+
+    async def _watch(self) -> None:
+        """Twice a second while the run is live: the endpoints' state for the progress line
+        (a frozen bar with an open circuit breaker looks like a hang), the elapsed time, and
+        the ``max_errors`` check (which must not wait for a result to finish)."""
+        while True:
+            await asyncio.sleep(0.5)
+            self.accounting.elapsed = time.perf_counter() - self._started
+            self.accounting.endpoints = "; ".join(
+                status for g in self._gateways.values() if (status := g.status())
+            )
+            self._check_errors()
+            if self.on_progress:
+                self.on_progress(self.accounting)
 
     async def _flush(self) -> None:
         if not self._pending and not self._pending_cache:
@@ -398,6 +426,8 @@ class Runner:
     def _redact(self, result: SampleResult) -> SampleResult:
         """``result`` redacted with its sample's placeholder numbering: the sample is redacted
         first (as it was stored) with the same table, so a value in both has one placeholder."""
+        from assay.data.pii import Placeholders, redact_result, redact_sample
+
         placeholders = Placeholders()
         # A result of no sample of this dataset (none is expected) gets its own numbering.
         with contextlib.suppress(KeyError):
@@ -439,6 +469,9 @@ class Runner:
             samples: Iterable[Sample] = self.ev.dataset
             spec = self.ev.spec
             if self.redact_pii:
+                # Imported here: the detectors' regexes cost every run that does not redact.
+                from assay.data.pii import redact_sample, redact_value
+
                 samples = (redact_sample(s) for s in self.ev.dataset)  # one at a time
                 spec = None if spec is None else redact_value(spec)[0]
             await asyncio.to_thread(
@@ -495,6 +528,7 @@ class Runner:
             asyncio.create_task(self._worker(work))
             for _ in range(min(self.ev.concurrency, max(remaining, 1)))
         ]
+        self._watcher = asyncio.create_task(self._watch())
         status = "completed"
         try:
             await asyncio.gather(*self._workers)
@@ -534,6 +568,9 @@ class Runner:
     async def _finish(
         self, writer: asyncio.Task[None], workers_done: asyncio.Event, status: str
     ) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        self.accounting.endpoints = ""
         workers_done.set()
         self._wake.set()
         with contextlib.suppress(asyncio.CancelledError):

@@ -32,6 +32,7 @@ Every error names the spec file, the line and the key, e.g.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ from assay.run.yamlfile import LocatedYaml, format_path, load_yaml, parse_yaml
 from assay.score import Scorer, ScorerContext, create_scorer, exact
 
 _PROMPT_SUFFIXES = (".txt", ".md", ".prompt", ".jinja", ".tmpl")
+_TEMPLATE_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+def _looks_like_path(value: str) -> bool:
+    """A one-line value that names a file rather than being the prompt itself: no spaces and
+    no ``{{`` placeholder (``prompts/v1.txt``, ``v1.md``, ``prompt_v1``)."""
+    text = value.strip()
+    return bool(text) and "{{" not in text and not any(c.isspace() for c in text)
 
 
 class _Strict(BaseModel):
@@ -269,6 +278,17 @@ class _Builder:
 
     def dataset(self) -> Dataset:
         d = self.spec.dataset
+        if d.path is not None and d.path.startswith("registry:"):  # a dataset version (NAME@N)
+            from assay.registry.datasets import resolve_dataset_ref
+
+            rows, source = resolve_dataset_ref(d.path, where=self.where("dataset", "path"))
+            return dataset_from_records(
+                rows[: d.limit] if d.limit else rows,
+                fields=d.fields,
+                name=d.name or self.spec.name,
+                source=source,
+                provenance=d.provenance,
+            )
         if d.path is not None:
             path = self.path(d.path)
             if not path.exists():
@@ -324,28 +344,98 @@ class _Builder:
         self.providers[name] = provider
         return provider
 
+    def prompt_text(self, value: str, where: str, field: str) -> tuple[str, str | None]:
+        """A ``prompt:``/``system:`` value as text: the file it names, or the value itself.
+
+        A one-line value without spaces or ``{{`` (``prompts/v1.txt``, ``prompt_v1``) names a
+        file; when no such file exists it is an error, not the literal text "prompt_v1" sent to
+        the model. Returns the text and the file's path (``None`` for inline text).
+        """
+        if value.startswith("registry:"):  # K1: NAME@LABEL from the prompt registry ($ASSAY_DB)
+            from assay.registry.prompts import resolve_prompt_ref
+
+            return resolve_prompt_ref(value, where=where)
+        if "\n" in value:
+            return value, None
+        path = self.path(value)
+        if not _looks_like_path(value):
+            try:
+                is_file = path.is_file()  # "my prompt.txt": a file name with a space
+            except OSError:  # e.g. a long inline prompt is too long for a file name
+                is_file = False
+            if not is_file:
+                return value, None
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except FileNotFoundError:
+            raise SpecError(
+                f"{field} file not found: {path}",
+                where=where,
+                fix="paths are relative to the spec file's folder; for inline text on purpose, "
+                f"include {{{{ input }}}} or write it as a block (`{field}: |` and the text on "
+                "the next lines)",
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read {field} file {path}: {exc}", where=where) from None
+
     def prompt(self, s: SubjectSpec, i: int) -> PromptTemplate:
         where = self.where("subjects", i, "prompt")
-        user, system = s.prompt or "{{ input }}", s.system
-        source = None
-        if (
-            s.prompt
-            and "\n" not in s.prompt
-            and (s.prompt.endswith(_PROMPT_SUFFIXES) or self.path(s.prompt).is_file())
-        ):
-            path = self.path(s.prompt)
-            try:
-                user = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise SpecError(
-                    f"prompt file not found: {path}",
-                    where=where,
-                    fix="paths are relative to the spec file's folder",
-                ) from None
-            source = str(path)
-        if system and "\n" not in system and system.endswith(_PROMPT_SUFFIXES):
-            system = self.path(system).read_text(encoding="utf-8")
+        user, source = "{{ input }}", None
+        if s.prompt:
+            user, source = self.prompt_text(s.prompt, where, "prompt")
+        system = s.system
+        if system:
+            system, _ = self.prompt_text(system, self.where("subjects", i, "system"), "system")
         return PromptTemplate(user=user, system=system, source=source or where)
+
+    def check_prompt_variables(self, dataset: Dataset, subjects: list[Subject]) -> None:
+        """Every ``{{ name }}`` of every model subject's prompt must have a value for every
+        sample (``input``, or a metadata key they all have), checked before the run: a typo
+        would otherwise fail every sample at run time."""
+        text_samples = [s for s in dataset if isinstance(s.input, str)]
+        everywhere: set[str] | None = None
+        for sample in dataset:
+            keys = set(sample.metadata)
+            everywhere = keys if everywhere is None else everywhere & keys
+        shared = everywhere or set()
+        seen_anywhere = {k for sample in dataset for k in sample.metadata}
+        for i, subject in enumerate(subjects):
+            template = getattr(subject, "prompt", None)
+            if not isinstance(template, PromptTemplate):
+                continue
+            parts = [("system", template.system)] if template.system else []
+            if text_samples:
+                parts.append(("prompt", template.user))
+            for field, text in parts:
+                for match in _TEMPLATE_VAR.finditer(text or ""):
+                    name = match.group(1)
+                    key = name.removeprefix("metadata.")
+                    if name == "input" or key in shared:
+                        continue
+                    line = (text or "")[: match.start()].count("\n") + 1
+                    spec_where = self.where("subjects", i, field)
+                    in_file = (
+                        f" ({template.source}:{line})"
+                        if field == "prompt" and template.source and template.source != spec_where
+                        else ""
+                    )
+                    available = ["input", *sorted(shared)]
+                    import difflib
+
+                    close = difflib.get_close_matches(key, available, n=1)
+                    missing = (
+                        f"is missing from {sum(key not in s.metadata for s in dataset)} of "
+                        f"{len(dataset)} samples"
+                        if key in seen_anywhere
+                        else "is not a field of the dataset"
+                    )
+                    raise SpecError(
+                        f"{field} variable {{{{ {name} }}}}{in_file} {missing}",
+                        where=spec_where,
+                        fix=(f"did you mean {{{{ {close[0]} }}}}? " if close else "")
+                        + "available: "
+                        + ", ".join(f"{{{{ {v} }}}}" for v in available),
+                    )
 
     def subject(self, s: SubjectSpec, i: int) -> Subject:
         if s.model is not None:
@@ -447,6 +537,7 @@ class _Builder:
                     + ", ".join(sorted({k for s in dataset for k in s.metadata})[:8]),
                 )
         subjects = [self.subject(s, i) for i, s in enumerate(self.spec.subjects)]
+        self.check_prompt_variables(dataset, subjects)
         scorers = self.scorers()
         try:
             return Eval(

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from assay.core import SpecError
-from assay.data.readers import DataYamlLoader
+from assay.data.readers import DataYamlLoader, YamlAliasBombError
 
 Path_ = tuple[str | int, ...]
 
@@ -64,6 +64,13 @@ def parse_yaml(text: str, filename: str) -> LocatedYaml:
         # text (so `target: no` stays "no"); see DataYamlLoader.
         node = yaml.compose(text, Loader=DataYamlLoader)
         data = yaml.load(text, Loader=DataYamlLoader)
+    except YamlAliasBombError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise SpecError(
+            f"refused YAML: {exc.problem}",
+            where=f"{filename}:{line}",
+            fix="write the values out, or share fewer nested anchors (&name / *name)",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

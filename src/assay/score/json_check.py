@@ -14,9 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-
 from assay.core import Output, Sample, Score
 from assay.score.base import ScorerContext
 
@@ -172,6 +169,9 @@ class JsonSchemaMatch:
                 raise ValueError(f"schema file {path} is not JSON: {exc.msg}") from None
         if not isinstance(schema, (dict, bool)):
             raise ValueError("a JSON Schema is an object (or true/false)")
+        import jsonschema  # imported by the scorers that use it, not by every command
+        from jsonschema.exceptions import SchemaError
+
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         try:
             cls.check_schema(schema)  # type: ignore[arg-type]  # a boolean schema is valid

@@ -18,6 +18,7 @@ from typing import Any
 from assay.core import AssayError, SpecError
 from assay.score.base import Scorer, ScorerContext
 from assay.score.choice import choice
+from assay.score.conversation import conversation_goal
 from assay.score.embedding import embedding
 from assay.score.json_check import json_schema, json_valid
 from assay.score.judges import pairwise_consistency, pairwise_preference, rubric
@@ -26,6 +27,7 @@ from assay.score.numeric import numeric
 from assay.score.python_fn import python
 from assay.score.regex import regex
 from assay.score.text_checks import format_check, length
+from assay.score.trajectory import trajectory, trajectory_judge
 
 _BUILTIN: dict[str, Callable[..., Scorer]] = {
     "exact": exact,
@@ -42,6 +44,9 @@ _BUILTIN: dict[str, Callable[..., Scorer]] = {
     "rubric": rubric,
     "pairwise_preference": pairwise_preference,
     "position_consistency": pairwise_consistency,
+    "trajectory": trajectory,
+    "trajectory_judge": trajectory_judge,
+    "conversation_goal": conversation_goal,
 }
 
 

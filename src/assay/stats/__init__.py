@@ -54,6 +54,12 @@ from assay.stats.paired import (
     paired_difference,
     sign_flip_test,
 )
+from assay.stats.paired_intervals import (
+    newcombe_paired_interval,
+    paired_proportion_difference,
+    tango_interval,
+    unpaired_proportion_difference,
+)
 from assay.stats.power import (
     EpochOption,
     EpochPlan,
@@ -67,6 +73,7 @@ from assay.stats.power import (
     two_proportion_mde,
     two_proportion_sample_size,
 )
+from assay.stats.ppi import PredictionPowered, prediction_powered_mean
 from assay.stats.proportions import subset_z_score
 from assay.stats.verdicts import (
     FAILING,
@@ -102,6 +109,7 @@ __all__ = [
     "PairedDifference",
     "PairedVariance",
     "PairwiseAgreement",
+    "PredictionPowered",
     "SignFlipTest",
     "VerdictLabel",
     "WinRate",
@@ -130,22 +138,27 @@ __all__ = [
     "mcnemar_exact_counts",
     "mean_interval",
     "minimum_detectable_effect",
+    "newcombe_paired_interval",
     "overall_verdict",
     "paired_bootstrap_interval",
     "paired_difference",
     "paired_minimum_detectable_effect",
     "paired_power",
+    "paired_proportion_difference",
     "paired_sample_size",
     "pairwise_agreement",
     "per_sample_means",
     "predict_length_controlled_win_rate",
+    "prediction_powered_mean",
     "resample_means",
     "sign_flip_test",
     "slice_regressed",
     "subset_z_score",
     "t_interval",
+    "tango_interval",
     "two_proportion_mde",
     "two_proportion_sample_size",
+    "unpaired_proportion_difference",
     "verdict",
     "wilson_interval",
     "win_rate",

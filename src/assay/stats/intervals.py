@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -45,22 +46,32 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
 
     With p̂ = k/n and z the two-sided normal quantile,
     centre = (p̂ + z²/2n) / (1 + z²/n), half-width = z·sqrt(p̂(1−p̂)/n + z²/4n²) / (1 + z²/n).
-    Source: Wilson (1927), JASA 22:209; computed by statsmodels'
-    ``proportion_confint(method="wilson")``. Unlike the Wald interval it stays inside [0, 1]
-    and keeps near-nominal coverage for p̂ near 0 or 1 (Brown, Cai & DasGupta 2001).
+    Source: Wilson (1927), JASA 22:209. Unlike the Wald interval it stays inside [0, 1] and
+    keeps near-nominal coverage for p̂ near 0 or 1 (Brown, Cai & DasGupta 2001).
     Example: 82/100 gives 73.3%–88.3%.
+
+    The closed form above is evaluated here, with z from the standard library's
+    ``statistics.NormalDist``; the tests check it against statsmodels'
+    ``proportion_confint(method="wilson")`` to 1e-12 over a grid of k, n and levels. Calling
+    statsmodels would mean importing ``statsmodels.stats.proportion`` (pandas, scipy.stats:
+    1.2-2.6 s) in every ``assay show`` and ``assay run``, whose whole budget is half a second.
 
     n = 0 returns NaN bounds rather than raising. Bounds are clamped to contain p̂, removing
     floating-point residue at k = 0 and k = n.
     """
     if n < 0 or successes < 0 or successes > n:
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     if n == 0:
         return Interval(math.nan, math.nan, math.nan, 0, "wilson", confidence)
-    from statsmodels.stats.proportion import proportion_confint
-
-    low, high = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     p = successes / n
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
     # The Wilson interval always contains p̂ and reaches 0 or 1 exactly at k = 0 or k = n;
     # clamp away the last-bit rounding error so those identities hold in floating point.
     return Interval(p, min(float(low), p), max(float(high), p), n, "wilson", confidence)

@@ -292,8 +292,10 @@ def length_controlled_win_rate(
     cross-validated C, which is held fixed (re-running CV in each resample would cost 50×);
     the gamed-baseline rows act as a fixed prior and are not resampled.
 
-    Items with a NaN preference are dropped. Raises ``ValueError`` on mismatched lengths or an
-    item id missing from ``difficulty``.
+    Items with a NaN preference are dropped. Raises ``ValueError`` on mismatched lengths, an
+    item id missing from ``difficulty``, or a gamed baseline with no usable (non-NaN) row,
+    which would otherwise turn the fit into the unregularised one without a word; fitting
+    without the prior is asked for by passing no ``gamed``.
     """
     p = np.asarray(preference, dtype=float).reshape(-1)
     lm = np.asarray(model_length, dtype=float).reshape(-1)
@@ -316,9 +318,18 @@ def length_controlled_win_rate(
     x_model = np.column_stack([*columns, np.ones(int(keep.sum()))])
     y_model = p[keep]
     blocks_x, blocks_y, blocks_w = [], [], []
-    for g in gamed:
+    for index, g in enumerate(gamed):
         gp = np.asarray(g.preference, dtype=float).reshape(-1)
         gkeep = ~np.isnan(gp)
+        if not gkeep.any():
+            # Without usable rows the set would silently drop out and the fit would become the
+            # unregularised one (17 points off on a system with very short answers, issue 20).
+            raise ValueError(
+                f"gamed baseline {index} has no usable rows: all {gp.size} of its preferences "
+                "are NaN. Give its judged preferences (or preferences predicted from its "
+                "published GLM weights), or pass gamed=() to fit without the gamed-baseline "
+                "prior on purpose"
+            )
         gcols = [
             _standardised_length_gap(
                 np.asarray(g.baseline_length, float)[gkeep],

@@ -45,6 +45,38 @@ def normalise_db_url(url_or_path: str) -> str:
     return text
 
 
+#: The databases a store can live in (SQLAlchemy backend names).
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def check_backend(url: str) -> None:
+    """Raise :class:`StoreError` (one line, exit 2) unless ``url`` names SQLite or
+    PostgreSQL: any other URL would fail deep inside SQLAlchemy (a missing driver, a
+    traceback) or, worse, half work."""
+    from sqlalchemy.exc import ArgumentError
+
+    from assay.core import StoreError
+
+    fix = "use a file path, sqlite:///PATH, or postgresql://USER@HOST:5432/DATABASE"
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise StoreError(f"cannot read the store URL {url!r}", where="--db", fix=fix) from None
+    if backend not in SUPPORTED_BACKENDS:
+        raise StoreError(
+            f"unsupported store URL {display_url(url)!r}: stores live in SQLite or PostgreSQL",
+            where="--db",
+            fix=fix,
+        )
+
+
+def read_only_sqlite_url(path: Path) -> str:
+    """A URL that opens the SQLite file at ``path`` read-only and without locking
+    (``immutable=1``), for a store in a folder this user cannot write to: SQLite would
+    otherwise need to create its WAL and shared-memory files beside it."""
+    return f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true"
+
+
 def default_db_url() -> str:
     """``$ASSAY_DB`` when set (a URL or a path), else the SQLite file ``.assay/assay.db`` in the
     current directory."""

@@ -35,10 +35,12 @@ from assay.core import (
 from assay.store import codec
 from assay.store.engine import (
     WRITE_OPTION,
+    check_backend,
     default_db_url,
     display_url,
     make_engine,
     normalise_db_url,
+    read_only_sqlite_url,
     sqlite_file,
 )
 from assay.store.migrate import ensure_schema
@@ -93,7 +95,9 @@ class Store:
     means :func:`default_db_url`. ``engine_kwargs`` go to :func:`sqlalchemy.create_engine`, and
     ``connect_args`` to the DBAPI ``connect()`` (for example
     ``{"options": "-csearch_path=myschema"}`` on PostgreSQL). Opening migrates the database to
-    the current schema. A store is safe to share between threads.
+    the current schema. A store is safe to share between threads. ``create=False`` (what
+    read-only commands use) refuses a SQLite path with no store instead of creating one, and
+    opens a store it may not write to (a read-only folder) read-only.
     """
 
     def __init__(
@@ -102,8 +106,10 @@ class Store:
         *,
         engine_kwargs: dict[str, Any] | None = None,
         connect_args: dict[str, Any] | None = None,
+        create: bool = True,
     ) -> None:
         self._url = normalise_db_url(os.fspath(url)) if url is not None else default_db_url()
+        check_backend(self._url)
         self._host = socket.gethostname()
         kwargs = dict(engine_kwargs or {})
         if connect_args:
@@ -111,9 +117,21 @@ class Store:
         engine: Engine | None = None
         try:
             path = sqlite_file(self._url)
-            if path is not None:
+            engine_url = self._url
+            if path is not None and not create:
+                # Reading only (``assay runs``, ``show``): never create a store to read from.
+                if not path.is_file():
+                    raise StoreError(
+                        f"no store at {path}",
+                        fix="run `assay run SPEC` here to create one, or point --db (or "
+                        "ASSAY_DB) at an existing store",
+                    )
+                if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+                    # A store in a read-only folder: WAL would need to create files beside it.
+                    engine_url = read_only_sqlite_url(path)
+            elif path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            engine = make_engine(self._url, **kwargs)
+            engine = make_engine(engine_url, **kwargs)
             ensure_schema(engine)
         except StoreError:
             if engine is not None:

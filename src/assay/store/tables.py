@@ -225,6 +225,7 @@ traces = Table(
     Index(None, "start_time"),
     Index(None, "session_id"),
     Index(None, "user_id"),
+    Index(None, "route", "start_time"),
 )
 
 #: One row per span, in assay's one model of the GenAI and OpenInference conventions.
@@ -262,6 +263,19 @@ spans = Table(
     Column("output_json", Text, nullable=True),
     Column("attributes_json", Text, nullable=False),
     Column("flags_json", Text, nullable=True),
+    # Usage details (migration 0005): parts of input_tokens / output_tokens as billed, the
+    # first-token and queue times, the requested max_tokens, and where ``cost`` came from
+    # (``reported`` by the client, ``priced`` from the price book at ingest).
+    Column("cached_input_tokens", Integer, nullable=True),
+    Column("cache_write_tokens", Integer, nullable=True),
+    Column("reasoning_tokens", Integer, nullable=True),
+    Column("input_audio_tokens", Integer, nullable=True),
+    Column("output_audio_tokens", Integer, nullable=True),
+    Column("input_image_tokens", Integer, nullable=True),
+    Column("request_max_tokens", Integer, nullable=True),
+    Column("ttft_ms", Float, nullable=True),
+    Column("queue_ms", Float, nullable=True),
+    Column("cost_source", String(16), nullable=True),
     PrimaryKeyConstraint("trace_id", "span_id"),
     Index(None, "start_time"),
     Index(None, "model_resolved"),
@@ -475,4 +489,343 @@ review_labels = Table(
     Column("correction", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("item_id", "rater_id"),
+)
+
+
+# -- agent, RAG and privacy assurance (issue 18, migration 0006) ----------------------------------
+
+#: Ingestion batches checked against a source's contract (F4): record count (the volume check's
+#: history), ``accepted`` or ``quarantined``, and the findings (the alert names the source).
+ingestion_batches = Table(
+    "ingestion_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source", String, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("path", Text, nullable=True),
+    Column("n_records", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("contract_hash", String(64), nullable=False),
+    Column("quarantine_path", Text, nullable=True),
+    Column("findings_json", Text, nullable=False),
+    Index(None, "source", "received_at"),
+)
+
+#: Corpus health reports (F5), one row per ``assay corpus health``; the web page shows them.
+corpus_reports = Table(
+    "corpus_reports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("corpus", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("n_documents", Integer, nullable=False),
+    Column("n_findings", Integer, nullable=False),
+    Column("report_json", Text, nullable=False),
+    Index(None, "created_at"),
+)
+
+#: The dead-letter queue (J4): a job whose output failed a semantic validator, with the reason
+#: (``semantic:<validator>``), what the model step was given and produced, and the job's
+#: idempotency key (a replay reuses it). One row per (job kind, job id, reason).
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("job", String, nullable=False),
+    Column("job_id", String, nullable=False),
+    Column("trace_id", String(32), nullable=True),
+    Column("reason", String, nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("input_json", Text, nullable=True),
+    Column("output_json", Text, nullable=True),
+    Column("model", String, nullable=True),
+    Column("idempotency_key", String, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("job", "job_id", "reason"),
+    Index(None, "status"),
+)
+
+#: Replays of a dead letter's model step through the runner with a fix (a new prompt or model):
+#: the run, the output, and whether it now passes every validator of the job.
+dead_letter_replays = Table(
+    "dead_letter_replays",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "dead_letter_id",
+        String(32),
+        ForeignKey("dead_letters.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("run_id", String, nullable=False),
+    Column("fix_json", Text, nullable=False),
+    Column("output_json", Text, nullable=True),
+    Column("passed", Boolean, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("idempotency_key", String, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "dead_letter_id"),
+)
+
+
+# -- monitoring quality in production (issue 14, migration 0007) ---------------------------------
+#
+# Every analysis is recomputed from the trace tables on each pass; these tables hold what a pass
+# found (points, change points, substrate events) for the surfaces, and the state that is not a
+# function of the traces: alerts with their lifecycle, sink deliveries, judge bookkeeping and
+# embedding probes.
+
+#: One point of a signal's series: a route's signal over one window (``segment`` '' = the whole
+#: route), with its interval, the observations behind it, and the change statistic's level at
+#: the window's end (1.0 = the alarm line).
+monitor_points = Table(
+    "monitor_points",
+    metadata,
+    Column("route", String, nullable=False),
+    Column("signal", String, nullable=False),
+    Column("segment", String, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("low", Float, nullable=True),
+    Column("high", Float, nullable=True),
+    Column("n", Integer, nullable=False),
+    Column("bad", Integer, nullable=True),
+    Column("level", Float, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("route", "signal", "segment", "window_seconds", "window_start"),
+)
+
+#: Change points a pass detected on a signal: when the change began (estimated) and was
+#: detected, its direction, and the shift between the segments before and after it.
+monitor_changes = Table(
+    "monitor_changes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("route", String, nullable=False),
+    Column("signal", String, nullable=False),
+    Column("segment", String, nullable=False),
+    Column("start_time", UTCDateTime, nullable=False),
+    Column("detected_time", UTCDateTime, nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("worse", Boolean, nullable=False),
+    Column("shift_json", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "route", "signal"),
+)
+
+#: The substrate timeline (B7, F8): every change of resolved model snapshot, fingerprint, prompt
+#: version, parameters, judge, embedding fingerprint, index version or deployed version, seen in
+#: traces (``source='traces'``), runs (``'runs'``) or embedding probes (``'probe'``).
+substrate_events = Table(
+    "substrate_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("route", String, nullable=True),
+    Column("key", String, nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("evidence", String, nullable=True),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Index(None, "time"),
+    Index(None, "route", "time"),
+)
+
+#: Alerts with a lifecycle: ``firing`` → (``acknowledged``) → ``resolved``. ``key`` deduplicates:
+#: at most one open alert per key (route, signal, kind, segment).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key", String, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("kind", String, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("route", String, nullable=True),
+    Column("signal", String, nullable=True),
+    Column("segment", String, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("detail_json", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("acked_at", UTCDateTime, nullable=True),
+    Column("acked_by", String, nullable=True),
+    Column("ack_note", Text, nullable=True),
+    Index(None, "key", "status"),
+    Index(None, "opened_at"),
+)
+
+#: The outbox of alert notifications: one row per (alert, sink, event), retried with backoff
+#: until delivered, so a sink that is down loses nothing and does not stop monitoring.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("alert_id", String(32), ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("sink", String, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("payload_json", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("alert_id", "sink", "event"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+#: Online judgements: which run and result produced a ``trace_scores`` row (source ``judge``),
+#: at which scope (``span``, ``trace``, ``session``), and why the trace was sampled.
+online_judgements = Table(
+    "online_judgements",
+    metadata,
+    Column("trace_score_id", String(32), primary_key=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=True),
+    Column("scope", String(8), nullable=False),
+    Column("judge", String, nullable=False),
+    Column("run_id", String, nullable=False),
+    Column("result_id", String(32), nullable=False),
+    Column("reason", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "run_id"),
+    Index(None, "trace_id"),
+)
+
+#: Embedding fingerprint probes (F8): a fixed probe set embedded on a schedule; the first probe of
+#: a model is its baseline, and a later one whose cosine to it falls below the threshold logs a
+#: ``substrate_change(embedding)`` event.
+embedding_probes = Table(
+    "embedding_probes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("probe_hash", String(64), nullable=False),
+    Column("vectors_json", Text, nullable=False),
+    Column("min_cosine", Float, nullable=True),
+    Index(None, "model", "taken_at"),
+)
+
+# --- Change management (issue 17, migration 0008): the prompt registry, model EOL entries and
+# --- the claims registry.
+
+#: One version of a named prompt (K1): its text, the text's hash (what runs record as
+#: ``prompt_hash``), who committed it and why, the eval cases that motivated it, and the run
+#: that approved it (set by ``promote``).
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column("name", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author", String, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("parent_version", Integer, nullable=True),
+    Column("cases_json", Text, nullable=False),
+    Column("approved_run", String, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("name", "version"),
+    Index(None, "content_hash"),
+)
+
+#: The clause-level changes of a version against its parent, each with its rationale (K1).
+prompt_changes = Table(
+    "prompt_changes",
+    metadata,
+    Column("name", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("rationale", Text, nullable=False),
+    PrimaryKeyConstraint("name", "version", "position"),
+)
+
+#: Which version a label (``production``, ``staging``) points at now.
+prompt_labels = Table(
+    "prompt_labels",
+    metadata,
+    Column("name", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("name", "label"),
+)
+
+#: Every promotion: who moved which label to which version, why, and on what evidence.
+prompt_promotions = Table(
+    "prompt_promotions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("previous_version", Integer, nullable=True),
+    Column("actor", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("run_id", String, nullable=True),
+    Column("baseline_run_id", String, nullable=True),
+    Column("verdict", String, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "name", "label"),
+)
+
+#: What the user entered about a model's end of life (K3): never fetched from the internet.
+model_eol = Table(
+    "model_eol",
+    metadata,
+    Column("model", String, primary_key=True),
+    Column("provider", String, nullable=True),
+    Column("eol_date", String(10), nullable=True),
+    Column("replacement", String, nullable=True),
+    Column("notice", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Named datasets' content-hashed versions (issue 17): the rows as JSON, counts per origin (A3),
+#: and the reason given when a version removed or edited incident-born cases (``--force``).
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("name", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("rows_json", Text, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("origins_json", Text, nullable=False),
+    Column("author", String, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("protected_json", Text, nullable=True),
+    Column("force_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("name", "version"),
+)
+
+#: Public or contractual claims and the evidence behind them (K5).
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("run_id", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("scorer", String, nullable=False),
+    Column("claimed", Float, nullable=True),
+    Column("measured", Float, nullable=True),
+    Column("models_json", Text, nullable=False),
+    Column("prompt_hash", String(64), nullable=True),
+    Column("prompt_ref", String, nullable=True),
+    Column("valid_days", Integer, nullable=True),
+    Column("measured_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

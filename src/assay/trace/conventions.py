@@ -37,6 +37,7 @@ from assay.trace.model import (
     ToolCall,
     nanos_to_datetime,
 )
+from assay.trace.usage import apply_usage_details
 
 #: Longest attribute string kept whole (characters); longer ones are cut and flagged.
 MAX_VALUE_CHARS = 256 * 1024
@@ -406,6 +407,7 @@ def map_span(
     )
     if span.end_time_unix_nano < span.start_time_unix_nano:
         record.flags["clock_skew"] = True
+    response_body = attrs.get("output.value")  # OpenInference: may hold the usage block
     if "openinference.span.kind" in attrs:
         _map_openinference(record, attrs)
     elif any(key.startswith("gen_ai.") for key in attrs):
@@ -413,6 +415,8 @@ def map_span(
     else:
         record.kind = "other"
         record.convention = "otel"
+    if record.kind in ("llm", "embedding"):
+        apply_usage_details(record, attrs, response_body)
     record.session_id = record.session_id or _str(
         _first(attrs, "session.id", "gen_ai.conversation.id", "conversation.id")
     )

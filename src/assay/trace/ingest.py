@@ -161,7 +161,7 @@ def _stored_keys(conn: Connection, keys: list[tuple[str, str]]) -> set[tuple[str
     return found
 
 
-def _span_row(span: SpanRecord) -> dict[str, Any]:
+def _span_row(span: SpanRecord, cost_source: str | None = None) -> dict[str, Any]:
     return {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
@@ -191,6 +191,16 @@ def _span_row(span: SpanRecord) -> dict[str, Any]:
         "output_json": _dumps(span.output),
         "attributes_json": _dumps(span.attributes) or "{}",
         "flags_json": _dumps(span.flags) if span.flags else None,
+        "cached_input_tokens": span.cached_input_tokens,
+        "cache_write_tokens": span.cache_write_tokens,
+        "reasoning_tokens": span.reasoning_tokens,
+        "input_audio_tokens": span.input_audio_tokens,
+        "output_audio_tokens": span.output_audio_tokens,
+        "input_image_tokens": span.input_image_tokens,
+        "request_max_tokens": span.request_max_tokens,
+        "ttft_ms": span.ttft_ms,
+        "queue_ms": span.queue_ms,
+        "cost_source": cost_source if span.cost is not None else None,
     }
 
 
@@ -361,7 +371,9 @@ def store_spans(
 
     ``redact=False`` stores text as received and records that (with ``note``, the reason) in
     the batch's redaction report; it must be asked for explicitly. ``price`` is a
-    :class:`~assay.run.accounting.PriceTable` for spans that carry no cost of their own.
+    :class:`~assay.core.prices.PriceBook` (the default: cached, reasoning, audio and image tokens
+    at their own rates, at the span's date) or a ``PriceTable``, for spans that carry no cost of
+    their own.
     """
     report = IngestReport(received=len(spans), redacted=redact)
     now = datetime.now(UTC)
@@ -388,14 +400,17 @@ def store_spans(
             placeholder_rows = redactor.new_rows()
         else:
             placeholder_rows = []
+        priced: set[int] = set()
         for span in fresh:
             if span.cost is None and span.kind in ("llm", "embedding"):
-                span.cost = price.cost(
-                    span.model_resolved or span.model_requested,
-                    span.input_tokens,
-                    span.output_tokens or 0,
-                )
-        _insert_ignore(conn, spans_t, [_span_row(s) for s in fresh])
+                span.cost = _price_span(price, span)
+                if span.cost is not None:
+                    priced.add(id(span))
+        _insert_ignore(
+            conn,
+            spans_t,
+            [_span_row(s, "priced" if id(s) in priced else "reported") for s in fresh],
+        )
         _insert_children(conn, fresh, [e for e in events if e.name == EVALUATION_EVENT])
         kept = [e for e in all_events if e.name != EVALUATION_EVENT]
         _insert_ignore(conn, _table("span_events"), [_event_row(e) for e in kept])
@@ -515,7 +530,37 @@ _PRICES: list[Any] = []
 
 def _default_prices() -> Any:
     if not _PRICES:
-        from assay.run.accounting import PriceTable
+        from assay.core.prices import PriceBook
 
-        _PRICES.append(PriceTable())
+        _PRICES.append(PriceBook())
     return _PRICES[0]
+
+
+def _price_span(price: Any, span: SpanRecord) -> float | None:
+    """A span's cost from a :class:`~assay.core.prices.PriceBook` (every kind of token at its
+    own rate, at the span's date) or a ``PriceTable`` (input and output only)."""
+    model = span.model_resolved or span.model_requested
+    if not hasattr(price, "price"):
+        return price.cost(model, span.input_tokens, span.output_tokens or 0)  # type: ignore[no-any-return]
+    if span.input_tokens is None:
+        return None
+    details = {
+        "cached_input": span.cached_input_tokens,
+        "cache_write": span.cache_write_tokens,
+        "reasoning": span.reasoning_tokens,
+        "input_audio": span.input_audio_tokens,
+        "output_audio": span.output_audio_tokens,
+        "input_image": span.input_image_tokens,
+    }
+    for name in dict.fromkeys((model, span.model_requested)):  # a snapshot, then the alias
+        priced = price.price(
+            name,
+            span.input_tokens,
+            span.output_tokens or 0,
+            details,
+            provider=span.provider,
+            at=span.start_time,
+        )
+        if priced is not None:
+            return priced.total  # type: ignore[no-any-return]
+    return None

@@ -131,6 +131,17 @@ class SpanRecord:
     events: list[SpanEvent] = field(default_factory=list)
     evaluations: list[EvalResult] = field(default_factory=list)
     flags: dict[str, Any] = field(default_factory=dict)
+    # Usage details, as providers bill them (parts of input_tokens / output_tokens; see
+    # assay.trace.usage), the first-token and queue times, and the requested max_tokens.
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    input_audio_tokens: int | None = None
+    output_audio_tokens: int | None = None
+    input_image_tokens: int | None = None
+    request_max_tokens: int | None = None
+    ttft_ms: float | None = None
+    queue_ms: float | None = None
 
     @property
     def duration_ms(self) -> float:

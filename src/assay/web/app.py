@@ -23,9 +23,14 @@ from assay.core import AssayError
 from assay.store import Store
 from assay.store.run_info import RUN_STATUSES
 from assay.web import views
+from assay.web.assurance import assurance_routers
 from assay.web.auth import TokenGuard
+from assay.web.costs import cost_routers
 from assay.web.feedback_api import feedback_router
 from assay.web.render import render, static_files
+from assay.web.monitor import monitor_routers
+from assay.web.probe import probe_routers
+from assay.web.registry import registry_routers
 from assay.web.review import review_routers
 from assay.web.traces import trace_routers
 
@@ -191,6 +196,11 @@ def create_app(
         *trace_routers(store),
         *review_routers(store),
         feedback_router(store),
+        *assurance_routers(store),
+        *cost_routers(store),
+        *monitor_routers(store),
+        *registry_routers(store),
+        *probe_routers(store),
     ]
     for router in routers:
         app.include_router(router)

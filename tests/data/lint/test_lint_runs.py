@@ -119,3 +119,34 @@ def test_no_store_and_no_matching_run_are_reported_as_not_checked(tmp_path, stor
     data = write_jsonl(tmp_path / "qa.jsonl", unrelated_rows(12))
     reasons = {c.check: c.reason for c in lint_dataset(data, store=store).checks}
     assert reasons["run_outcomes"] == "none of the 0 stored run(s) used this dataset's samples"
+
+
+def test_slice_power_uses_the_paired_design_when_two_runs_exist_and_says_so(tmp_path, store):
+    # Issue 20 (one MDE story): with stored runs, lint's slice MDE is the paired one that
+    # `assay compare` uses, and every figure names its design.
+    import statistics
+
+    from assay.stats import paired_minimum_detectable_effect
+
+    rows = graded_rows()
+    for i, row in enumerate(rows):
+        row["slice"] = "s1" if i < 20 else "s2"
+    data, spec = _spec(tmp_path, rows, subjects=["sim/atlas-large"], epochs=1)
+    unpaired = lint_dataset(data, store=None, settings=LintSettings(useful_effect=0.01))
+    (first,) = [
+        s for s in unpaired.by_code("underpowered_slice") if s.details["slice_value"] == "s1"
+    ]
+    assert first.details["design"] == "unpaired" and "unpaired two-proportion" in first.message
+    older, newer = make_runs(store, spec, seeds=[1, 2])
+    paired = lint_dataset(data, store=store, settings=LintSettings(useful_effect=0.01))
+    (smell,) = [s for s in paired.by_code("underpowered_slice") if s.details["slice_value"] == "s1"]
+    assert smell.details["design"] == "paired" and smell.details["clustered"] is False
+    assert f"paired design from runs {older} and {newer}" in smell.message
+    outcomes = {r.run_id: r for r in run_outcomes(store, load_dataset(data)).runs}
+    key = ("atlas-large", "exact")
+    diffs = [
+        outcomes[newer].scores[key][f"q{i}"] - outcomes[older].scores[key][f"q{i}"]
+        for i in range(20)
+    ]
+    expected = paired_minimum_detectable_effect(20, statistics.variance(diffs))
+    assert smell.details["mde"] == round(expected, 4)

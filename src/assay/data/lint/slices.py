@@ -11,21 +11,31 @@ when that rate is above one half (the direction a regression check needs). The s
 says how many samples the slice would need (:func:`assay.stats.two_proportion_sample_size`).
 A ``control`` slice is not checked: controls catch pipeline faults, not model differences.
 
-The two-proportion design is conservative for a rerun on the same samples (a paired
-comparison has a smaller MDE when the two runs' outcomes correlate); it is the honest bound
-when nothing is known about that correlation.
+Which design the MDE assumes, said in every smell (``details["design"]``): with two stored
+runs of the same eval that share pass/fail scores for the slice's samples, the **paired**
+design ``assay compare`` uses — (z₁₋α/₂ + z_power)·√(ω²/n), ω² the variance of the
+per-sample differences between the two newest runs (Miller 2024, §4; ``assay plan
+--pairs-from``), unclustered. Otherwise the **unpaired** two-proportion design, which is
+conservative for a rerun on the same samples; it is the honest bound when nothing is known
+about the runs' correlation.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Any
 
 from assay.core.sample import Sample
 from assay.data.lint.context import CheckSkipped, LintContext
 from assay.data.lint.coverage import CONTROL_LABEL
 from assay.data.lint.report import Smell
-from assay.stats import two_proportion_mde, two_proportion_sample_size
+from assay.stats import (
+    paired_minimum_detectable_effect,
+    paired_sample_size,
+    two_proportion_mde,
+    two_proportion_sample_size,
+)
 
 WORST_CASE_RATE = 0.5
 #: Pass rates are kept this far inside (0, 1): the power formulas are undefined at the edges.
@@ -62,6 +72,40 @@ def _newest_rates(ctx: LintContext, key: str) -> dict[str, float]:
     return {label: sum(v) / len(v) for label, v in values.items()}
 
 
+def _run_pair(ctx: LintContext) -> tuple[Any, Any, tuple[str, str]] | None:
+    """The two newest stored runs of one eval with a shared pass/fail (subject, scorer), for
+    the paired design; ``None`` when there is no such pair."""
+    if ctx.outcomes is None:
+        return None
+    runs = ctx.outcomes.runs  # newest first
+    for i, newer in enumerate(runs):
+        for older in runs[i + 1 :]:
+            if older.name != newer.name:
+                continue
+            for key in newer.scores:
+                if key[1] in ctx.outcomes.binary_scorers and key in older.scores:
+                    return older, newer, key
+    return None
+
+
+def _paired_mde(
+    pair: tuple[Any, Any, tuple[str, str]], members: list[Sample], alpha: float, power: float
+) -> tuple[float, int, float] | None:
+    """(MDE, n, ω²) of a paired comparison on the slice's samples both runs graded."""
+    older, newer, key = pair
+    a, b = older.scores[key], newer.scores[key]
+    diffs = [b[s.id] - a[s.id] for s in members if s.id in a and s.id in b]
+    n = len(diffs)
+    if n < 2:
+        return None
+    mean = sum(diffs) / n
+    omega2 = sum((d - mean) ** 2 for d in diffs) / (n - 1)
+    if omega2 == 0:
+        return None  # no discordant sample yet: the data say nothing about ω²
+    mde = paired_minimum_detectable_effect(n, omega2, alpha=alpha, power=power)
+    return mde, n, omega2
+
+
 def _needed(p0: float, effect: float, alpha: float, power: float, decrease: bool) -> int | None:
     p1 = p0 - effect if decrease else p0 + effect
     if not 0 < p1 < 1:
@@ -83,6 +127,7 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
             if label is not None:
                 groups[label].append(sample)
         observed = _newest_rates(ctx, key)
+        pair = _run_pair(ctx)
         for label in sorted(groups):
             if label == CONTROL_LABEL:
                 continue  # controls detect pipeline faults; nobody compares models on them
@@ -91,24 +136,38 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
             rate = observed.get(label)
             p0 = WORST_CASE_RATE if rate is None else min(max(rate, _EDGE), 1 - _EDGE)
             decrease = p0 > 0.5
-            mde = two_proportion_mde(
-                p0,
-                n,
-                alpha=settings.alpha,
-                power=settings.power,
-                direction="decrease" if decrease else "increase",
-            )
+            paired = _paired_mde(pair, members, settings.alpha, settings.power) if pair else None
+            if paired is not None:
+                mde, n_paired, omega2 = paired
+                design = (
+                    f"paired design from runs {pair[0].run_id} and {pair[1].run_id}"  # type: ignore[index]
+                    f" ({n_paired} shared samples, ω² = {omega2:.3g}), unclustered"
+                )
+                needed: int | None = paired_sample_size(
+                    settings.useful_effect, omega2, alpha=settings.alpha, power=settings.power
+                )
+            else:
+                mde = two_proportion_mde(
+                    p0,
+                    n,
+                    alpha=settings.alpha,
+                    power=settings.power,
+                    direction="decrease" if decrease else "increase",
+                )
+                design = "unpaired two-proportion design (no two stored runs to pair), unclustered"
+                needed = _needed(
+                    p0, settings.useful_effect, settings.alpha, settings.power, decrease
+                )
             if not math.isnan(mde) and mde <= settings.useful_effect:
                 continue
-            needed = _needed(p0, settings.useful_effect, settings.alpha, settings.power, decrease)
             seen = "no change at all" if math.isnan(mde) else f"only changes of {mde:.1%} or more"
             smells.append(
                 Smell(
                     code="underpowered_slice",
                     severity="warning",
                     message=f"slice {key}={label} has {n} sample(s): a comparison detects "
-                    f"{seen} (at α={settings.alpha}, power {settings.power:.0%}), not the "
-                    f"{settings.useful_effect:.1%} worth detecting",
+                    f"{seen} (at α={settings.alpha}, power {settings.power:.0%}; {design}), "
+                    f"not the {settings.useful_effect:.1%} worth detecting",
                     fix=(
                         f"grow the slice to about {needed} samples"
                         if needed is not None
@@ -123,6 +182,8 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
                         "pass_rate": p0,
                         "pass_rate_observed": rate is not None,
                         "mde": None if math.isnan(mde) else round(mde, 4),
+                        "design": "paired" if paired is not None else "unpaired",
+                        "clustered": False,
                         "useful_effect": settings.useful_effect,
                         "n_needed": needed,
                     },

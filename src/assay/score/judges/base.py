@@ -115,6 +115,13 @@ class JudgeCore:
         outcome["resolved_model"] = output.model
         if cached:
             outcome["cached"] = True
+        elif output.usage.input_tokens is not None or output.usage.output_tokens is not None:
+            # Tokens and time of the call, for `assay show RUN --cost` (judges' cost and latency).
+            outcome["usage"] = {
+                "input_tokens": output.usage.input_tokens,
+                "output_tokens": output.usage.output_tokens,
+                "latency_ms": output.latency_ms,
+            }
         try:
             verdict = parse_verdict(output.text, key, normalise)
         except VerdictError as exc:

@@ -1,0 +1,373 @@
+"""One monitoring pass: signals → series → change points and budgets → alerts → sinks.
+
+:func:`run_pass` is what ``assay monitor run`` / ``check`` and ``assay serve --monitor`` call.
+For every route of a :class:`~assay.monitor.spec.Monitors` it reads the route's traces over the
+lookback (one read shared by every signal), analyses each signal's series for the whole route
+and for each segment (:mod:`assay.monitor.analysis`; never pooled across routes), evaluates the
+objectives (:mod:`assay.monitor.slo`), logs substrate events seen in the spans
+(:mod:`assay.monitor.substrate`), turns what it found into alerts with the "what changed" list
+(:mod:`assay.monitor.explain`, :mod:`assay.monitor.alerts`) and sends due notifications.
+
+Everything but the alert lifecycle is a pure function of the store: a pass at time ``now``
+over the same traces finds the same points, changes and budgets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+
+from assay.monitor.alerts import AlertSync, DeliveryReport, Finding, deliver, sync_alerts
+from assay.monitor.analysis import Series, analyse_series
+from assay.monitor.explain import rank_events
+from assay.monitor.signals import Observations, observe_route
+from assay.monitor.slo import BudgetStatus, budget_text, evaluate_objective
+from assay.monitor.spec import Monitors, Route
+from assay.monitor.substrate import (
+    SubstrateEvent,
+    detect_from_traces,
+    detect_judge_changes,
+    load_events,
+    record_events,
+)
+from assay.store import Store
+from assay.store.engine import WRITE_OPTION
+from assay.store.tables import monitor_changes, monitor_points
+
+#: How far before the lookback the substrate scan starts, so the first event in the lookback
+#: knows what it replaced.
+SUBSTRATE_MARGIN = timedelta(days=1)
+#: Segments with fewer observations than this many baselines are summarised but not watched.
+MIN_SEGMENT_BASELINES = 1.5
+
+
+@dataclass
+class RouteReport:
+    route: str
+    series: list[Series] = field(default_factory=list)
+    budgets: list[BudgetStatus] = field(default_factory=list)
+    events: list[SubstrateEvent] = field(default_factory=list)
+
+
+@dataclass
+class PassReport:
+    """What one pass found and did."""
+
+    at: datetime
+    since: datetime
+    routes: list[RouteReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    alerts: AlertSync = field(default_factory=AlertSync)
+    delivery: DeliveryReport | None = None
+
+    @property
+    def firing(self) -> list[Finding]:
+        return self.findings
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "since": self.since.isoformat(),
+            "healthy": not self.findings,
+            "alerts": [
+                {
+                    "key": f.key,
+                    "kind": f.kind,
+                    "severity": f.severity,
+                    "route": f.route,
+                    "signal": f.signal,
+                    "segment": f.segment,
+                    "title": f.title,
+                    **f.detail,
+                }
+                for f in self.findings
+            ],
+            "opened": self.alerts.opened,
+            "resolved": self.alerts.resolved,
+            "delivery": None
+            if self.delivery is None
+            else {
+                "delivered": self.delivery.delivered,
+                "failed": self.delivery.failed,
+                "pending": self.delivery.pending,
+                "errors": self.delivery.errors,
+            },
+            "routes": [
+                {
+                    "route": r.route,
+                    "series": [series_dict(s) for s in r.series],
+                    "objectives": [b.as_dict() for b in r.budgets],
+                    "substrate_events": [e.as_dict() for e in r.events],
+                }
+                for r in self.routes
+            ],
+        }
+
+
+def series_dict(s: Series) -> dict[str, Any]:
+    last = s.points[-1] if s.points else None
+    return {
+        "signal": s.name,
+        "segment": s.segment or None,
+        "n": s.n,
+        "latest": None
+        if last is None
+        else {"window_start": last.window_start.isoformat(), "value": last.value, "n": last.n},
+        "note": s.note,
+        "threshold": s.detection.threshold if s.detection else None,
+        "changes": [c.as_dict() for c in s.changes],
+    }
+
+
+def _segments(route: Route, obs: Observations, baseline: int) -> list[str]:
+    if not route.segment_by:
+        return []
+    counts: dict[str, int] = {}
+    for seg in obs.segments:
+        if seg is not None:
+            counts[seg] = counts.get(seg, 0) + 1
+    return sorted(s for s, n in counts.items() if n >= MIN_SEGMENT_BASELINES * baseline)
+
+
+def _fmt(value: float | None, signal_kind: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.1f}%" if signal_kind == "binary" else f"{value:.4g}"
+
+
+def _change_finding(route: Route, s: Series, events: list[SubstrateEvent]) -> Finding | None:
+    change = s.open_change
+    if change is None:
+        return None
+    ranked = rank_events(
+        events,
+        start=change.start_time,
+        previous=change.previous_time,
+        detected=change.detected_time,
+        judge_signal=s.signal.name == "judge_score",
+    )
+    kind = s.signal.alert
+    where = f"{route.name}" + (f" [{route.segment_by}={s.segment}]" if s.segment else "")
+    title = (
+        f"{kind} on {where}: {s.name} {_fmt(change.before, s.signal.kind)} → "
+        f"{_fmt(change.after, s.signal.kind)} since {change.start_time:%Y-%m-%d %H:%M} UTC"
+    )
+    if ranked:
+        title += f"; first candidate: {ranked[0].event.describe()}"
+    return Finding(
+        key=f"{route.name}|{s.name}|{s.segment}|change",
+        kind=kind,
+        severity="ticket",
+        route=route.name,
+        signal=s.name,
+        segment=s.segment or None,
+        title=title,
+        detail={
+            "change": change.as_dict(),
+            "what_changed": [c.as_dict() for c in ranked[:10]],
+        },
+    )
+
+
+def _budget_finding(
+    route: Route, status: BudgetStatus, events: list[SubstrateEvent]
+) -> Finding | None:
+    firing = status.firing
+    if not firing:
+        return None
+    severity = "page" if any(r.severity == "page" for r in firing) else "ticket"
+    worst = max(firing, key=lambda r: r.long.burn or 0)
+    longest = max(r.long.window for r in firing)
+    recent = [e for e in events if status.at - longest <= e.time <= status.at]
+    recent.sort(key=lambda e: status.at - e.time)
+    title = (
+        f"slo_burn on {route.name}: {status.signal} burning {worst.long.burn:.1f}x the budget over "
+        f"{worst.long.as_dict()['window']} (objective {100 * status.objective:g}%); "
+        f"{budget_text(status)}"
+    )
+    return Finding(
+        key=f"{route.name}|{status.signal}||slo",
+        kind="slo_burn",
+        severity=severity,
+        route=route.name,
+        signal=status.signal,
+        segment=None,
+        title=title,
+        detail={
+            "budget": status.as_dict(),
+            "what_changed": [e.as_dict() for e in recent[:10]],
+        },
+    )
+
+
+def analyse_route(
+    store: Store, monitors: Monitors, route: Route, since: datetime, until: datetime
+) -> tuple[RouteReport, list[Finding]]:
+    """Series, budgets and findings of one route over [since, until)."""
+    report = RouteReport(route.name)
+    events = detect_from_traces(store, route, since - SUBSTRATE_MARGIN, until)
+    record_events(store, events)
+    stored = load_events(store, route=route.name, since=since - SUBSTRATE_MARGIN, until=until)
+    report.events = [e for e in stored if e.time >= since]
+    findings: list[Finding] = []
+    observed = observe_route(store, route, since, until)
+    for signal in route.signals:
+        from assay.monitor.signals import series_name
+
+        name = series_name(signal)
+        obs = observed[name]
+        for segment in ["", *_segments(route, obs, monitors.baseline)]:
+            part = obs.subset(segment or None)
+            s = analyse_series(
+                part,
+                window=monitors.window,
+                baseline=monitors.baseline,
+                false_alarms_per_1000=monitors.false_alarms_per_1000,
+                segment=segment,
+                name=name,
+            )
+            report.series.append(s)
+            finding = _change_finding(route, s, stored)
+            if finding is not None:
+                findings.append(finding)
+    for objective in route.objectives:
+        obs = next(o for o in observed.values() if o.signal.name == objective.signal)
+        status = evaluate_objective(objective, obs.times, obs.values, until, step=monitors.window)
+        report.budgets.append(status)
+        finding = _budget_finding(route, status, stored)
+        if finding is not None:
+            findings.append(finding)
+    return report, findings
+
+
+def save_series(
+    store: Store,
+    route: str,
+    series: list[Series],
+    since: datetime,
+    now: datetime,
+    window: timedelta,
+    budgets: list[BudgetStatus] = (),  # type: ignore[assignment]
+) -> None:
+    """Replace the stored points and change points of ``route``'s series over the lookback;
+    each objective's budget remaining is stored as the series ``budget:<signal>``."""
+    from assay.core import content_hash
+
+    seconds = int(window.total_seconds())
+    writer = store.engine.execution_options(**{WRITE_OPTION: True})
+    with writer.begin() as conn:
+        conn.execute(
+            delete(monitor_points).where(
+                monitor_points.c.route == route,
+                monitor_points.c.window_seconds == seconds,
+                monitor_points.c.window_start >= since - window,
+            )
+        )
+        conn.execute(delete(monitor_changes).where(monitor_changes.c.route == route))
+        rows = [
+            {
+                "route": route,
+                "signal": s.name,
+                "segment": s.segment,
+                "window_seconds": seconds,
+                "window_start": p.window_start,
+                "value": p.value,
+                "low": p.low,
+                "high": p.high,
+                "n": p.n,
+                "bad": p.bad,
+                "level": p.level,
+                "updated_at": now,
+            }
+            for s in series
+            for p in s.points
+        ]
+        for b in budgets:
+            rows.extend(
+                {
+                    "route": route,
+                    "signal": f"budget:{b.signal}",
+                    "segment": "",
+                    "window_seconds": seconds,
+                    "window_start": t,
+                    "value": remaining,
+                    "low": None,
+                    "high": None,
+                    "n": 0,
+                    "bad": None,
+                    "level": None,
+                    "updated_at": now,
+                }
+                for t, remaining in b.series
+                if t >= since - window
+            )
+        if rows:
+            conn.execute(monitor_points.insert(), rows)
+        changes = [
+            {
+                "id": content_hash(
+                    [route, s.name, s.segment, c.start_time.isoformat(), c.direction]
+                )[:32],
+                "route": route,
+                "signal": s.name,
+                "segment": s.segment,
+                "start_time": c.start_time,
+                "detected_time": c.detected_time,
+                "direction": c.direction,
+                "worse": c.worse,
+                "shift_json": json.dumps(c.as_dict(), default=str),
+                "updated_at": now,
+            }
+            for s in series
+            for c in s.changes
+        ]
+        if changes:
+            conn.execute(monitor_changes.insert(), changes)
+
+
+def run_pass(
+    store: Store,
+    monitors: Monitors,
+    *,
+    now: datetime | None = None,
+    deliver_alerts: bool = True,
+    stdout: Any = None,
+) -> PassReport:
+    """One monitoring pass at ``now`` (default: the current time); see the module docstring."""
+    from assay.monitor.sinks import sender_for
+
+    until = (now or datetime.now(UTC)).astimezone(UTC)
+    since = until - monitors.lookback
+    report = PassReport(at=until, since=since)
+    judge_events = detect_judge_changes(store) if monitors.judges else []
+    record_events(store, judge_events)
+    for route in monitors.routes:
+        route_report, findings = analyse_route(store, monitors, route, since, until)
+        report.routes.append(route_report)
+        report.findings.extend(findings)
+        save_series(
+            store,
+            route.name,
+            route_report.series,
+            since,
+            until,
+            monitors.window,
+            route_report.budgets,
+        )
+    report.alerts = sync_alerts(
+        store,
+        report.findings,
+        routes=[r.name for r in monitors.routes],
+        sinks=[s.name for s in monitors.sinks],
+        now=until,
+    )
+    if deliver_alerts and monitors.sinks:
+        senders = {
+            s.name: sender_for(s, base_dir=monitors.base_dir, stdout=stdout) for s in monitors.sinks
+        }
+        report.delivery = deliver(store, senders, now=until)
+    return report

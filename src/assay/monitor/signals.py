@@ -1,0 +1,367 @@
+"""Signals: per-trace observations of a route, read from the trace tables.
+
+A signal turns each trace of a route (in a time range) into one observation: 0/1 for a
+good/bad signal (1 is bad: an error, an unparsable output, a refusal, a bad outcome, a thumbs
+down), a number otherwise (output length, judge score, latency, cost). The unit is the trace
+(a request), so a route's observations are independent requests, never pooled across routes.
+Observations come back in time order with the trace's start time, id and segment value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from assay.monitor.spec import Route, Signal
+from assay.store import Store
+from assay.store.tables import feedback, outcomes, spans, trace_scores, traces
+
+_IN_CHUNK = 400
+
+
+@dataclass
+class Observations:
+    """One signal's observations on one route, in time order."""
+
+    route: str
+    signal: Signal
+    times: list[datetime] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    trace_ids: list[str] = field(default_factory=list)
+    segments: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=float)
+
+    def subset(self, segment: str | None) -> Observations:
+        """The observations of one segment value (``None``: all of them)."""
+        if segment is None:
+            return self
+        keep = [i for i, s in enumerate(self.segments) if s == segment]
+        return Observations(
+            self.route,
+            self.signal,
+            [self.times[i] for i in keep],
+            [self.values[i] for i in keep],
+            [self.trace_ids[i] for i in keep],
+            [self.segments[i] for i in keep],
+        )
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    id: str
+    start: datetime
+    end: datetime
+    status: str
+    cost: float | None
+    session_id: str | None
+    segment: str | None
+
+
+def json_attribute(column: Any, key: str, dialect: str) -> Any:
+    """SQL for the text of one key of a JSON-text column (SQLite ``json_extract``, PostgreSQL
+    ``->>``); keys with dots are quoted as one key."""
+    from sqlalchemy import cast, func, literal
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    if dialect == "postgresql":
+        return cast(column, JSONB).op("->>")(literal(key))
+    quoted = key.replace('"', '\\"')
+    return func.json_extract(column, f'$."{quoted}"')
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def route_traces(
+    conn: Connection, route: Route, since: datetime, until: datetime
+) -> list[TraceRow]:
+    """The traces of ``route`` that started in [since, until), in time order, with the value of
+    the route's ``segment_by`` attribute (from the trace's root span) when it has one."""
+    query = select(
+        traces.c.id,
+        traces.c.start_time,
+        traces.c.end_time,
+        traces.c.status,
+        traces.c.cost,
+        traces.c.session_id,
+    ).where(traces.c.start_time >= since, traces.c.start_time < until)
+    if route.route is not None:
+        query = query.where(traces.c.route == route.route)
+    if route.environment is not None:
+        query = query.where(traces.c.environment == route.environment)
+    if route.service is not None:
+        query = query.where(traces.c.service == route.service)
+    rows = conn.execute(query.order_by(traces.c.start_time, traces.c.id)).all()
+    ids = [r.id for r in rows]
+    dialect = conn.dialect.name
+    if route.attributes:
+        ids_ok = _attribute_match(conn, ids, route.attributes, dialect)
+        rows = [r for r in rows if r.id in ids_ok]
+        ids = [r.id for r in rows]
+    segments: dict[str, str] = {}
+    if route.segment_by:
+        value = json_attribute(spans.c.attributes_json, route.segment_by, dialect)
+        for chunk in _chunks(ids):
+            for trace_id, seg in conn.execute(
+                select(spans.c.trace_id, value).where(
+                    spans.c.trace_id.in_(chunk), spans.c.parent_id.is_(None), value.is_not(None)
+                )
+            ):
+                segments.setdefault(trace_id, str(seg))
+    return [
+        TraceRow(r.id, r.start_time, r.end_time, r.status, r.cost, r.session_id, segments.get(r.id))
+        for r in rows
+    ]
+
+
+def _attribute_match(
+    conn: Connection, ids: list[str], wanted: Iterable[tuple[str, str]], dialect: str
+) -> set[str]:
+    """Trace ids any of whose spans holds every wanted attribute value (compared as text)."""
+    from assay.trace.query import attribute_matches
+
+    keep: set[str] | None = None
+    for key, expected in wanted:
+        value = json_attribute(spans.c.attributes_json, key, dialect)
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            for trace_id, text in conn.execute(
+                select(spans.c.trace_id, value).where(
+                    spans.c.trace_id.in_(chunk), value.is_not(None)
+                )
+            ):
+                if attribute_matches(_scalar(text), expected):
+                    found.add(trace_id)
+        keep = found if keep is None else keep & found
+    return keep or set()
+
+
+def _scalar(text: Any) -> Any:
+    if isinstance(text, str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _final_outputs(
+    conn: Connection, ids: Sequence[str]
+) -> dict[str, tuple[str | None, int | None, list[str]]]:
+    """Per trace: the text, output tokens and finish reasons of its last successful LLM call."""
+    out: dict[str, tuple[str | None, int | None, list[str]]] = {}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                spans.c.trace_id,
+                spans.c.end_time,
+                spans.c.output_json,
+                spans.c.output_tokens,
+                spans.c.finish_reasons_json,
+            )
+            .where(spans.c.trace_id.in_(chunk), spans.c.kind == "llm", spans.c.status != "error")
+            .order_by(spans.c.trace_id, spans.c.end_time)
+        )
+        for row in rows:
+            reasons = json.loads(row.finish_reasons_json) if row.finish_reasons_json else []
+            out[row.trace_id] = (_output_text(row.output_json), row.output_tokens, list(reasons))
+    return out
+
+
+def _output_text(output_json: str | None) -> str | None:
+    """The assistant's text of a stored output (messages or a plain value)."""
+    if output_json is None:
+        return None
+    try:
+        value = json.loads(output_json)
+    except ValueError:
+        return output_json
+    if isinstance(value, list):
+        texts = [
+            str(m.get("content") or "")
+            for m in value
+            if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
+        ]
+        return texts[-1] if texts else None
+    if isinstance(value, dict):
+        return str(value.get("content") or value.get("text") or json.dumps(value))
+    return str(value)
+
+
+def format_bad(text: str, schema: dict[str, Any] | None) -> bool:
+    """Whether an output fails the format check: not one JSON value (after trimming
+    whitespace), or not valid against ``schema``."""
+    try:
+        value = json.loads(text.strip())
+    except ValueError:
+        return True
+    if schema is not None:
+        from jsonschema.validators import validator_for
+
+        validator = validator_for(schema)(schema)
+        return not validator.is_valid(value)
+    return False
+
+
+def observe(
+    store: Store, route: Route, signal: Signal, since: datetime, until: datetime
+) -> Observations:
+    """The observations of one signal on one route for traces started in [since, until)."""
+    with store.engine.connect() as conn:
+        rows = route_traces(conn, route, since, until)
+        return observe_rows(conn, rows, route, signal)
+
+
+def observe_rows(
+    conn: Connection, rows: list[TraceRow], route: Route, signal: Signal
+) -> Observations:
+    """:func:`observe` for traces already read (several signals share one read)."""
+    obs = Observations(route.name, signal)
+    ids = [r.id for r in rows]
+    values: dict[str, float] = {}
+    name = signal.name
+    if name == "error_rate":
+        values = {r.id: float(r.status == "error") for r in rows}
+    elif name == "latency":
+        values = {r.id: (r.end - r.start).total_seconds() * 1000 for r in rows}
+    elif name == "cost":
+        values = {r.id: float(r.cost) for r in rows if r.cost is not None}
+    elif name in ("format_validity", "refusal_rate", "output_length"):
+        finals = _final_outputs(conn, ids)
+        pattern = re.compile(signal.options["pattern"]) if name == "refusal_rate" else None
+        for trace_id, (text, tokens, reasons) in finals.items():
+            if name == "format_validity":
+                if text is not None:
+                    values[trace_id] = float(format_bad(text, signal.options.get("schema")))
+            elif name == "refusal_rate":
+                refused = "content_filter" in reasons or (
+                    text is not None and pattern is not None and pattern.search(text) is not None
+                )
+                values[trace_id] = float(refused)
+            else:
+                if tokens is not None:
+                    values[trace_id] = float(tokens)
+                elif text is not None:
+                    values[trace_id] = float(len(text.split()))
+    elif name == "judge_score":
+        values = _scores(conn, ids, signal.options["name"], signal.options.get("source"))
+    elif name == "feedback":
+        values = _thumbs(
+            conn,
+            ids,
+            signal.options.get("rater_role", "end_user"),
+            signal.options.get("surface", "prod"),
+        )
+    elif name == "outcome_failure":
+        values = _outcomes(conn, rows, signal.options["window"])
+    else:  # pragma: no cover - the spec rejects unknown signals
+        raise ValueError(name)
+    for row in rows:
+        value = values.get(row.id)
+        if value is None or value != value:  # missing or NaN
+            continue
+        obs.times.append(row.start)
+        obs.values.append(value)
+        obs.trace_ids.append(row.id)
+        obs.segments.append(row.segment)
+    return obs
+
+
+def _scores(
+    conn: Connection, ids: Sequence[str], name: str, source: str | None
+) -> dict[str, float]:
+    sums: dict[str, list[float]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        query = select(trace_scores.c.trace_id, trace_scores.c.value).where(
+            trace_scores.c.trace_id.in_(chunk),
+            trace_scores.c.name == name,
+            trace_scores.c.value.is_not(None),
+        )
+        if source is not None:
+            query = query.where(trace_scores.c.source == source)
+        for trace_id, value in conn.execute(query):
+            sums[trace_id].append(float(value))
+    return {k: sum(v) / len(v) for k, v in sums.items()}
+
+
+def _thumbs(conn: Connection, ids: Sequence[str], role: str, surface: str) -> dict[str, float]:
+    bad: dict[str, float] = {}
+    for chunk in _chunks(ids):
+        for trace_id, value in conn.execute(
+            select(feedback.c.trace_id, feedback.c.value).where(
+                feedback.c.trace_id.in_(chunk),
+                feedback.c.kind == "thumbs",
+                feedback.c.rater_role == role,
+                feedback.c.surface == surface,
+                feedback.c.value.is_not(None),
+            )
+        ):
+            # Any thumbs down on the trace makes it a bad observation.
+            bad[trace_id] = max(bad.get(trace_id, 0.0), float(value < 0.5))
+    return bad
+
+
+def _outcomes(conn: Connection, rows: list[TraceRow], window: Any) -> dict[str, float]:
+    """Per session (the unit: an outcome is about a conversation, and every turn of a
+    conversation shares it, so counting turns would count one outcome many times): 1 when a bad
+    outcome of the session (by session id) or of one of its traces (by trace id) occurred
+    within ``window`` after a trace of it started (E3's join), else 0. The value is keyed by
+    the session's first trace in range; a trace without a session is its own unit."""
+    by_session: dict[str, list[datetime]] = defaultdict(list)
+    by_trace: dict[str, list[datetime]] = defaultdict(list)
+    sessions = sorted({r.session_id for r in rows if r.session_id})
+    ids = [r.id for r in rows]
+    for chunk in _chunks(sessions):
+        for sid, at in conn.execute(
+            select(outcomes.c.session_id, outcomes.c.occurred_at).where(
+                outcomes.c.session_id.in_(chunk), outcomes.c.bad.is_(True)
+            )
+        ):
+            by_session[sid].append(at)
+    for chunk in _chunks(ids):
+        for tid, at in conn.execute(
+            select(outcomes.c.trace_id, outcomes.c.occurred_at).where(
+                outcomes.c.trace_id.in_(chunk), outcomes.c.bad.is_(True)
+            )
+        ):
+            by_trace[tid].append(at)
+    units: dict[str, list[TraceRow]] = {}
+    for r in rows:
+        units.setdefault(r.session_id or f"trace:{r.id}", []).append(r)
+    out: dict[str, float] = {}
+    for unit in units.values():
+        times = [t for r in unit for t in by_trace.get(r.id, [])]
+        if unit[0].session_id:
+            times += by_session.get(unit[0].session_id, [])
+        bad = any(r.start <= t <= r.start + window for r in unit for t in times)
+        out[unit[0].id] = float(bad)
+    return out
+
+
+def observe_route(
+    store: Store, route: Route, since: datetime, until: datetime
+) -> dict[str, Observations]:
+    """Every signal of ``route`` (keyed by :func:`series_name`) from one read of its traces."""
+    with store.engine.connect() as conn:
+        rows = route_traces(conn, route, since, until)
+        return {series_name(s): observe_rows(conn, rows, route, s) for s in route.signals}
+
+
+def series_name(signal: Signal) -> str:
+    """``judge_score:helpfulness`` for a judge score, the signal's name otherwise."""
+    return f"judge_score:{signal.options['name']}" if signal.name == "judge_score" else signal.name

@@ -1,0 +1,62 @@
+"""What a new user's first hour ran into, through the real command line (issue 20, 6 and 8):
+each mistake is one ``error:`` line naming the place and the fix, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .conftest import assay_cli
+
+
+def _one_error_line(proc) -> str:  # type: ignore[no-untyped-def]
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+def test_a_mysql_url_is_one_line_naming_the_supported_urls(tmp_path: Path) -> None:
+    line = _one_error_line(assay_cli("runs", "--db", "mysql://u:pw@localhost/x", cwd=tmp_path))
+    assert "SQLite or PostgreSQL" in line and "postgresql://" in line
+
+
+def test_read_only_commands_do_not_create_a_store(tmp_path: Path) -> None:
+    for args in (["runs"], ["show", "latest"]):
+        line = _one_error_line(assay_cli(*args, cwd=tmp_path))
+        assert "no store at" in line and ".assay" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+SPEC = """\
+name: first-hour
+dataset:
+  samples:
+    - {id: a, input: "What is 2+2?", target: "4"}
+subjects:
+  - name: s
+    model: sim/atlas-small
+    prompt: PROMPT
+scorers: [exact]
+"""
+
+
+def test_spec_mistakes_exit_2_before_the_run(tmp_path: Path) -> None:
+    cases = {
+        '"Q: {{ inptu }}"': "{{ inptu }} is not a field of the dataset",
+        "prompt_v1": "prompt file not found",
+    }
+    for value, expected in cases.items():
+        (tmp_path / "eval.yaml").write_text(SPEC.replace("PROMPT", value), encoding="utf-8")
+        line = _one_error_line(assay_cli("run", "eval.yaml", cwd=tmp_path))
+        assert "eval.yaml:8 (subjects[0].prompt)" in line and expected in line
+    # A billion-laughs spec: refused in well under a second of work (start-up aside).
+    lines = ['      l0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"      l{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 8)]
+    bomb = SPEC.replace("    prompt: PROMPT\n", "    params:\n" + "\n".join(lines) + "\n")
+    (tmp_path / "bomb.yaml").write_text(bomb, encoding="utf-8")
+    start = time.perf_counter()
+    line = _one_error_line(assay_cli("run", "bomb.yaml", cwd=tmp_path, timeout=60))
+    assert time.perf_counter() - start < 20  # before: 64 s and 2.3 GB
+    assert "bomb.yaml:" in line and "billion laughs" in line

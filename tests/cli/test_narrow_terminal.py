@@ -1,0 +1,138 @@
+"""The terminal at 80 columns (a non-interactive shell's width) and at 150 (issue 20, 4).
+
+Nothing a user reads or copies is cut short: run ids, slice names, test names and verdicts
+appear whole; `--help` shows no Python type placeholders (``<bool>``, ``<str>``), no requirement
+ids and no lines wider than the terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from assay.analyse import compare_runs
+from assay.cli.render import runs_table
+from assay.cli.render_stats import comparison_view
+from assay.store import Store
+
+from ..analyse.conftest import write_run
+
+SLICES = ["arithmetic", "sequences", "unit-conversions"]
+
+
+def _render(renderable: object, width: int) -> str:
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, str, str]:
+    store = Store(str(tmp_path_factory.mktemp("narrow") / "assay.db"))
+    ids = [f"s{i:03d}" for i in range(300)]
+    metadata = {i: {"slice": SLICES[k % 3], "template": f"t{k % 30}"} for k, i in enumerate(ids)}
+    a = {i: float(k % 4 != 0) for k, i in enumerate(ids)}
+    # B: better on arithmetic, worse on sequences, like the demo's prompt v2.
+    b = {
+        i: float(k % 3 == 0 or (k % 3 == 1 and k % 2 == 0) or k % 4 != 0) for k, i in enumerate(ids)
+    }
+    run_a = write_run(
+        store,
+        "20260105-120000-aaaaaa",
+        {("assistant", "exact"): a},
+        metadata=metadata,
+        slices=("slice",),
+        cluster_key="template",
+    )
+    run_b = write_run(
+        store,
+        "20260105-121000-bbbbbb",
+        {("assistant", "exact"): b},
+        metadata=metadata,
+        slices=("slice",),
+        cluster_key="template",
+        minutes=10,
+    )
+    return store, run_a, run_b
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_compare_never_cuts_a_group_test_or_verdict(runs, width: int) -> None:  # type: ignore[no-untyped-def]
+    store, run_a, run_b = runs
+    comparison = compare_runs(store, run_a, run_b, settings=None)
+    text = _render(comparison_view(comparison), width)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    words = set(re.findall(r"[\w-]+", text))
+    for group in comparison.metrics[0].groups:
+        assert group.test in words
+        assert set(re.findall(r"[\w-]+", group.verdict)) <= words
+        assert str(group.slice_value or "all") in words
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_runs_never_cuts_a_run_id(runs, width: int) -> None:  # type: ignore[no-untyped-def]
+    store, run_a, run_b = runs
+    text = _render(runs_table(store.list_runs()), width)
+    assert run_a in text and run_b in text
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+
+
+def _commands() -> list[list[str]]:
+    """Every command path, from the app ``main()`` runs."""
+    from typer.main import get_command
+
+    from assay.cli.app import _app_for, _listing
+
+    paths: list[list[str]] = [[]]
+
+    def walk(command, path):  # type: ignore[no-untyped-def]
+        for name, child in getattr(command, "commands", {}).items():
+            paths.append([*path, name])
+            walk(child, [*path, name])
+
+    for name in get_command(_listing()).commands:
+        walk(get_command(_app_for([name])), [])
+    return paths
+
+
+HELP_NOISE = re.compile(r"<(?:bool|str|int|float|list\[[^>]*\]|Path)>|\((?:[A-K]\d{1,2}[,)\s:])")
+
+
+def test_every_help_page_reads_well_at_80_columns(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from typer.main import get_command
+
+    from assay.cli.app import _app_for, _plain_metavars
+
+    monkeypatch.setenv("COLUMNS", "80")
+    pages = 0
+    for path in _commands():
+        command = get_command(_app_for(path))
+        _plain_metavars(command)
+        with _HelpExit():
+            command.main(args=[*path, "--help"], prog_name="assay", standalone_mode=False)
+        out = capsys.readouterr().out
+        pages += 1
+        assert out.startswith("Usage: assay"), path
+        assert not HELP_NOISE.search(out), (path, HELP_NOISE.search(out))
+        wide = [line for line in out.splitlines() if len(line) > 80]
+        assert not wide, (path, wide)
+    assert pages > 50
+
+
+class _HelpExit:
+    """``--help`` ends with a clean exit (an exception in standalone_mode=False): let it."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, tb) -> bool:  # type: ignore[no-untyped-def]
+        return (
+            kind is not None
+            and issubclass(kind, (SystemExit, Exception))
+            and (getattr(value, "exit_code", getattr(value, "code", 0)) in (0, None))
+        )
