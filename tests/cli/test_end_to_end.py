@@ -24,8 +24,11 @@ def test_demo_runs_end_to_end_and_prints_intervals_per_slice(cli, tmp_path):
     assert "pairwise judge run" in out and "B preferred" in out and "both" in out
     store = Store(str(tmp_path / "demo" / ".assay" / "assay.db"))
     runs = store.list_runs()
-    # The two prompt versions, the pairwise judge run comparing them, the wordier system's run,
-    # then the judge audit's probe run and its pointwise run.
+    # Production comes first: its online judge's run is the oldest. Then the two prompt
+    # versions, the pairwise judge run comparing them, the wordier system's run, then the judge
+    # audit's probe run and its pointwise run.
+    assert runs[-1].name == "online-valid-json" and runs[-1].status == "completed"
+    runs = runs[:-1]
     assert len(runs) == 6 and all(r.status == "completed" for r in runs)
     names = [r.name for r in reversed(runs)]
     assert names[:2] == ["demo-qa", "demo-qa"] and names[3] == "demo-qa-wordy"
@@ -42,13 +45,16 @@ def test_demo_runs_end_to_end_and_prints_intervals_per_slice(cli, tmp_path):
         n_traces = db.execute("SELECT count(*) FROM traces").fetchone()[0]
         n_drafts = db.execute("SELECT count(*) FROM cases WHERE status = 'draft'").fetchone()[0]
         reports = db.execute("SELECT counts_json FROM redaction_reports").fetchall()
-    assert n_traces == 500 and n_drafts > 0
+    assert n_traces == 1000 and n_drafts > 0
+    # The monitoring chapter caught the planted incidents and named what changed.
+    assert "format_regression" in out and "extract-v3" in out and "extract-v4" in out
+    assert "length_drift" in out and "requested model" in out
     assert sum(json.loads(r[0]).get("EMAIL", 0) for r in reports) > 0
     store.close()
 
 
 def test_show_runs_diff_export(cli, tmp_path):
-    cli("demo", tmp_path / "d", "--samples", "60", cwd=tmp_path, check=0)
+    cli("demo", tmp_path / "d", "--samples", "60", "--no-production", cwd=tmp_path, check=0)
     project = tmp_path / "d"
     runs = json.loads(cli("runs", "--json", cwd=project, check=0).stdout)
     # Newest first: the audit's two runs, the wordy system, the pairwise judge run, then the

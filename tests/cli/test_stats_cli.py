@@ -39,7 +39,7 @@ scorers: [exact]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("stats-demo")
-    assay_cli("demo", root / "demo", "--samples", "400", cwd=root, check=0)
+    assay_cli("demo", root / "demo", "--samples", "400", "--no-production", cwd=root, check=0)
     return root / "demo"
 
 

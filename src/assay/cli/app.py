@@ -505,6 +505,21 @@ def demo(
         "[yellow]Models are SIMULATED[/yellow] (the `sim` provider); "
         "point a spec at a real endpoint to evaluate a real model.\n"
     )
+    # Production first: what users hit becomes what the eval tests. Its online-judge run is
+    # stored before the offline runs, so `latest~N` names the same runs with or without it, and
+    # the demo still ends on the offline verdict.
+    traces_hint = ""
+    if production:
+        from assay.cli.demo_production import run_production_demo
+
+        shown = run_production_demo(store, console, err_console, project_dir=directory)
+        if shown.example_trace:
+            traces_hint = (
+                f" Production: `assay traces list --label failed`, "
+                f"`assay traces show {shown.example_trace[:12]}`, `assay traces drafts`, "
+                "`assay monitor status`, and `assay serve` for /traces, /drafts and /monitor."
+            )
+        err_console.print("\n[bold]Offline[/bold]: did prompt v2 beat prompt v1?\n")
     outcomes = []
     for spec in specs:
         ev = load_eval(spec)
@@ -529,17 +544,6 @@ def demo(
     console.print(pairwise_view(report))
     certificate = _demo_audit(store, directory, b.run_id, context, lineage)
     _demo_verdict(store, a, b)  # the end of the offline part: is prompt v2 better?
-    traces_hint = ""
-    if production:
-        from assay.cli.demo_production import run_production_demo
-
-        shown = run_production_demo(store, console, err_console, project_dir=directory)
-        if shown.example_trace:
-            traces_hint = (
-                f" Production: `assay traces list --label failed`, "
-                f"`assay traces show {shown.example_trace[:12]}`, `assay traces drafts`, "
-                "and `assay serve` for /traces and /drafts."
-            )
     err_console.print(
         f"\nNext: `cd {directory}` and try `assay runs`, `assay show {b.run_id}`, "
         f"`assay show {judge_run}`, `assay audit show {certificate.id}`, "
