@@ -53,3 +53,23 @@ def test_probe_html_file_is_self_contained(tmp_path: Path) -> None:
     run = run_probe("position", ev, db=store, options={"n_passages": 8})
     html = probe_page_html(store, run.run_id, standalone=True)
     assert "<polygon" in html and "<link" not in html and "http" not in html
+
+
+def test_assay_report_on_a_probe_run_draws_its_curve(tmp_path: Path) -> None:
+    from assay.web import render_report
+
+    samples = [Sample(id=f"q{i}", input=f"Code of item {i}?", target=f"code{i:04d}")
+               for i in range(12)]  # fmt: skip
+    ev = Eval(name="pos", dataset=Dataset("qs", samples),
+              subjects=[CallableSubject("reader", _answer)])  # fmt: skip
+    store = Store(str(tmp_path / "r.db"))
+    run = run_probe("position", ev, db=store, options={"n_passages": 8})
+    html = render_report(store, run.run_id)
+    assert f'id="probe-{run.run_id}"' in html and "verdict: middle_blindness" in html
+    assert "<polygon" in html and "<link" not in html
+    plain = Eval(name="plain", dataset=Dataset("qs", samples),
+                 subjects=[CallableSubject("reader", _answer)])  # fmt: skip
+    from assay.run import run as run_eval
+
+    other = run_eval(plain, db=store)
+    assert "probe-report" not in render_report(store, other.run_id)

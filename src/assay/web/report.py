@@ -5,6 +5,7 @@ the file opens offline and makes no network request."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from assay import __version__
 from assay.analyse import CompareSettings
@@ -37,6 +38,21 @@ def render_report(
         title=title,
         runs=runs,
         cmp=cmp,
+        probes=[p for p in (_probe(store, r) for r in (run_id, compare_with) if r) if p],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
     )
+
+
+def _probe(store: Store, run_id: str) -> dict[str, Any] | None:
+    """A probe run's curves (SVG with interval bands), verdicts and rules, for the report; None
+    for a run that is not a probe (its spec has no ``probe:`` section)."""
+    spec = store.get_spec(run_id) or {}
+    if not isinstance(spec.get("probe"), dict):
+        return None
+    from assay.web.probe import probe_data
+    from assay.web.probe_svg import probe_curve_svg
+
+    data = probe_data(store, run_id)
+    data["svgs"] = [probe_curve_svg(r) for r in data["results"]]
+    return data
