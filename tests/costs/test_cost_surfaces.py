@@ -197,6 +197,7 @@ def test_cost_delta_pairs_samples_between_two_runs(tmp_path, build):
                             model="gpt-4o-mini",
                             usage=Usage(input_tokens=t, output_tokens=0),
                         ),
+                        scores=[Score(scorer="exact", value=float(t % 2000 > 0))],
                     )
                     for s, t in zip(("q1", "q2", "q3"), tokens, strict=True)
                 ],
@@ -206,6 +207,12 @@ def test_cost_delta_pairs_samples_between_two_runs(tmp_path, build):
     assert row["difference"] == pytest.approx((500 + 400 + 300) / 3 * 0.15 / 1e6)
     assert row["low"] < row["difference"] < row["high"]
     assert row["ratio"] == pytest.approx(7200 / 6000)
+    # `assay compare` reports the cost delta beside the quality delta (JSON and table).
+    data = run_json("compare", "run-a", "run-b", "--db", db, "--json")
+    (shown,) = data["cost"]
+    assert shown["subject"] == "alpha" and shown["difference"] == pytest.approx(row["difference"])
+    text = CliRunner().invoke(cli, ["compare", "run-a", "run-b", "--db", db]).output
+    assert "cost per sample, alpha:" in " ".join(text.split()) and "3 samples paired" in text
 
 
 def test_pages_render_traffic_that_no_price_covers(tmp_path):

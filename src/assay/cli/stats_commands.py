@@ -317,10 +317,12 @@ def compare(
     )
     result = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
     corrected = _corrected(db, result, human, human_queue)
+    costs = _cost_delta(db, result)
     if json_out:
         data = result.to_dict()
         if corrected:
             data["human_corrected"] = [h.as_dict() for h in corrected.values()]
+        data["cost"] = costs
         console.print_json(data=data)
     elif markdown:
         console.out(comparison_markdown(result), highlight=False, end="")
@@ -338,6 +340,32 @@ def compare(
             if standing.certificate is not None:
                 style = "yellow" if standing.certificate.flags else None
                 console.print(f"audit: {standing.describe()}", style=style, highlight=False)
+        for row in costs:
+            console.print(_cost_line(row), highlight=False)
+
+
+def _cost_delta(db: str | None, result: Any) -> list[dict[str, Any]]:
+    """The paired per-sample cost difference B − A per subject (H: a prompt change's cost moves
+    beside its quality delta); subjects whose calls carry no price are left out."""
+    from assay.analyse.run_costs import cost_delta
+
+    store = _store(db, create=False)
+    try:
+        rows = cost_delta(store, result.run_a.id, result.run_b.id)
+    finally:
+        store.close()
+    return [row for row in rows if row.get("n") and row.get("difference") is not None]
+
+
+def _cost_line(row: dict[str, Any]) -> str:
+    interval = ""
+    if row.get("low") is not None and row.get("high") is not None:
+        interval = f" [{row['low']:+.6f}, {row['high']:+.6f}]"
+    ratio = f" (×{row['ratio']:.2f})" if row.get("ratio") else ""
+    return (
+        f"cost per sample, {row['subject']}: ${row['mean_a']:.6f} → ${row['mean_b']:.6f}, "
+        f"B − A {row['difference']:+.6f}{interval}{ratio}, {row['n']} samples paired"
+    )
 
 
 def _thresholds(values: list[str] | None) -> dict[str, float]:
