@@ -3,4 +3,4 @@ on the local PostgreSQL server (see tests/store/conftest.py)."""
 
 from __future__ import annotations
 
-from tests.store.conftest import backend, store  # noqa: F401  (fixtures)
+from tests.store.conftest import backend, build, store  # noqa: F401  (fixtures)

@@ -557,6 +557,22 @@ def _metric_rows(
     return rows, meta
 
 
+def _dataset_versions(scores_a: RunScores, scores_b: RunScores) -> str | None:
+    """A warning when the runs used different dataset versions (different content hashes, or
+    different ``registry:NAME@N`` sources), naming the shared cases the pairing is limited to."""
+    a, b = scores_a.manifest.dataset, scores_b.manifest.dataset
+    if a.content_hash == b.content_hash:
+        return None
+    shared = set(a.sample_ids) & set(b.sample_ids)
+    name_a = a.source if (a.source or "").startswith("registry:") else a.content_hash[:12]
+    name_b = b.source if (b.source or "").startswith("registry:") else b.content_hash[:12]
+    return (
+        f"the runs used different dataset versions ({name_a} vs {name_b}): compared on the "
+        f"{len(shared)} shared cases ({len(set(a.sample_ids) - shared)} only in "
+        f"{scores_a.run_id}, {len(set(b.sample_ids) - shared)} only in {scores_b.run_id})"
+    )
+
+
 def compare_scores(
     scores_a: RunScores,
     scores_b: RunScores,
@@ -574,6 +590,9 @@ def compare_scores(
             warnings.append(
                 f"run {s.run_id} is {s.info.status}: numbers cover the results stored so far"
             )
+    dataset_warning = _dataset_versions(scores_a, scores_b)
+    if dataset_warning is not None:
+        warnings.append(dataset_warning)
     pairs = pair_subjects(scores_a.subjects, scores_b.subjects, subjects)
     common_scorers = [s for s in scores_a.scorers if s in scores_b.scorers]
     if scorers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -143,6 +144,8 @@ def run(
 
     if record is not None and replay is not None:
         raise AssayError("--record and --replay exclude each other", where="--record")
+    if db:  # `registry:` prompt and dataset references in the spec resolve in this store
+        os.environ["ASSAY_DB"] = db
     ev = load_eval(spec)
     from assay.cli.judge_commands import check_lineage
 
