@@ -18,8 +18,9 @@ the whole conversation; ``metadata`` carries the messages, the number of assista
 ``conversation_goal`` scorer (:mod:`assay.score.conversation`) turns that into a pass/fail
 score (optionally within ``k`` turns) that feeds the ordinary statistics. Token usage is
 summed over the assistant's turns; ``model`` is the assistant's last resolved model (so the
-manifest records it). Specs cannot declare a conversation subject yet: build it in Python
-(``assay.Eval(subjects=[…])``).
+manifest records it). In a spec, ``conversation: {user: scripted, max_turns: 4}`` (or
+``user: <provider>/<model>`` with ``persona`` and ``goal``) on a model, callable or HTTP
+subject makes it one (:class:`~assay.run.spec.ConversationSpec`).
 """
 
 from __future__ import annotations

@@ -95,8 +95,23 @@ class HttpSpec(_Strict):
     timeout: float = 60.0
 
 
+class ConversationSpec(_Strict):
+    """A multi-turn subject (:mod:`assay.run.conversation`): the subject talks with a simulated
+    user for up to ``max_turns`` turns and the whole conversation is graded. ``user`` is
+    ``scripted`` (the sim world's user: the sample's input, then ``metadata.turns`` or
+    ``follow_up``, until an answer contains the target) or ``<provider>/<model>`` (a model
+    playing a user with ``persona`` and ``goal``, or the sample's ``metadata``)."""
+
+    user: str = "scripted"
+    max_turns: int = Field(default=4, ge=1, le=50)
+    persona: str | None = None
+    goal: str | None = None
+    follow_up: str | None = None
+
+
 class SubjectSpec(_Strict):
-    """One subject: exactly one of ``model``, ``callable``, ``outputs`` or ``http``."""
+    """One subject: exactly one of ``model``, ``callable``, ``outputs`` or ``http``; with
+    ``conversation``, a model, callable or HTTP subject holds a multi-turn conversation."""
 
     name: str
     model: str | None = None
@@ -108,6 +123,7 @@ class SubjectSpec(_Strict):
     id_field: str = "id"
     output_field: str = "output"
     http: HttpSpec | None = None
+    conversation: ConversationSpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> SubjectSpec:
@@ -121,6 +137,8 @@ class SubjectSpec(_Strict):
             )
         if (self.prompt or self.system) and self.model is None:
             raise ValueError("`prompt` and `system` only apply to `model` subjects")
+        if self.conversation is not None and self.outputs is not None:
+            raise ValueError("`conversation` needs a subject that answers: model, callable or http")
         return self
 
 
@@ -438,6 +456,31 @@ class _Builder:
                     )
 
     def subject(self, s: SubjectSpec, i: int) -> Subject:
+        base = self._base_subject(s, i)
+        if s.conversation is None:
+            return base
+        from assay.run.conversation import ConversationSubject, LLMUser, ScriptedUser
+
+        c = s.conversation
+        user: Any
+        if c.user == "scripted":
+            user = ScriptedUser(c.follow_up) if c.follow_up else ScriptedUser()
+        else:
+            where = self.where("subjects", i, "conversation")
+            if "/" not in c.user:
+                raise SpecError(
+                    f"conversation user '{c.user}' is neither `scripted` nor <provider>/<model>",
+                    where=where,
+                    fix="write user: scripted, or user: openai/gpt-4o-mini",
+                )
+            provider_name, model = c.user.split("/", 1)
+            kwargs: dict[str, Any] = {"goal": c.goal}
+            if c.persona:
+                kwargs["persona"] = c.persona
+            user = LLMUser(self.provider(provider_name, where), model, **kwargs)
+        return ConversationSubject(s.name, base, user, max_turns=c.max_turns)  # type: ignore[return-value]
+
+    def _base_subject(self, s: SubjectSpec, i: int) -> Subject:
         if s.model is not None:
             where = self.where("subjects", i, "model")
             if "/" not in s.model:
