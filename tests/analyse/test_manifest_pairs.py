@@ -38,4 +38,3 @@ def test_compare_runs_uses_the_paired_subjects(store):
     # verdict is not confused by the unpaired subjects.
     assert comparison.changes == []
     assert comparison.subject_pairs == [("small", "large")]
-

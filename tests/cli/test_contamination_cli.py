@@ -76,6 +76,7 @@ def test_json_output_has_every_sample(cli, project: Path) -> None:
         "not_dirty": 10,
         "dirty": 2,
         "ngram_hit": 3,
+        "too_short": 0,
     }
     assert {(r["doc_id"], r["sample_id"]) for r in data["dirty_rows"]} == {
         ("leak85", "q4"),

@@ -71,7 +71,8 @@ def test_export_runs_the_credential_scan_by_default(cli, tmp_path):
     rows = [
         {
             "id": f"r{i}",
-            "input": f"ticket {i}" + (" key ghp_8aK2mZq9Lr4Xv7Nc1Pb6Tw3Ys5Ud0Fe2Hg4J" if i % 200 == 3 else ""),
+            "input": f"ticket {i}"
+            + (" key ghp_8aK2mZq9Lr4Xv7Nc1Pb6Tw3Ys5Ud0Fe2Hg4J" if i % 200 == 3 else ""),
             "provenance": {"licence": "CC-BY-4.0"},
         }
         for i in range(1000)

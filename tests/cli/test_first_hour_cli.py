@@ -60,3 +60,47 @@ def test_spec_mistakes_exit_2_before_the_run(tmp_path: Path) -> None:
     line = _one_error_line(assay_cli("run", "bomb.yaml", cwd=tmp_path, timeout=60))
     assert time.perf_counter() - start < 20  # before: 64 s and 2.3 GB
     assert "bomb.yaml:" in line and "billion laughs" in line
+
+
+def test_report_compare_does_not_suggest_an_option_report_lacks(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+    from assay.core import AssayError
+    from assay.store import Store
+
+    from ..analyse.conftest import write_run
+
+    db = tmp_path / "assay.db"
+    store = Store(str(db))
+    both = {("small", "exact"): {"a": 1.0}, ("large", "exact"): {"a": 0.0}}
+    write_run(store, "r1", both)
+    write_run(store, "r2", {("tiny", "exact"): {"a": 1.0}, ("huge", "exact"): {"a": 0.0}})
+    store.close()
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        app, ["report", "r1", "--compare", "r2", "--db", str(db), "-o", str(out)]
+    )
+    error = result.exception
+    assert isinstance(error, AssayError), result.output
+    assert error.where == "--compare" and "assay compare RUN RUN2 --subject" in str(error)
+
+
+def test_show_manifest_prints_the_runs_manifest(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+    from assay.store import Store
+
+    from ..analyse.conftest import write_run
+
+    db = tmp_path / "assay.db"
+    store = Store(str(db))
+    write_run(store, "r1", {("bot", "exact"): {"a": 1.0, "b": 0.0}})
+    store.close()
+    result = CliRunner().invoke(app, ["show", "r1", "--manifest", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.output)
+    assert manifest["run_id"] == "r1" and manifest["dataset"]["sample_ids"] == ["a", "b"]

@@ -61,7 +61,9 @@ def test_missing_api_key_variable(cli, project):
 
 def test_missing_spec_file_and_unknown_run(cli, project):
     assert_user_error(cli("run", "nope.yaml", cwd=project), "nope.yaml", "not found")
-    assert_user_error(cli("show", "20990101", cwd=project), "20990101")
+    # No store in the project yet: reading commands say so instead of creating one (issue 20).
+    assert_user_error(cli("show", "20990101", cwd=project), "no store at")
+    assert not (project / ".assay").exists()
 
 
 def test_unknown_command_is_a_usage_error(cli, project):

@@ -270,3 +270,20 @@ def test_memory_stays_bounded_as_the_corpus_grows(tmp_path: Path, words: Words) 
     assert total > 5_000_000
     assert large < 1.5 * small + 1_000_000  # six times the data, about the same memory
     assert large < total / 2
+
+
+def test_samples_shorter_than_the_seed_are_counted_apart_not_as_clean(
+    tmp_path: Path, words: Words
+) -> None:
+    # Issue 20: an item shorter than the n-gram cannot be matched, so "clean" would be a claim
+    # the scan never checked.
+    samples = [
+        Sample(id="long", input=" ".join(words(60))),
+        Sample(id="short", input=" ".join(words(4))),
+    ]
+    index = EvalIndex.from_samples(samples, ContaminationSettings())
+    train = write_jsonl(tmp_path / "train.jsonl", filler(words, 5))
+    report = scan_corpus(index, [train])
+    assert [s.sample_id for s in report.too_short()] == ["short"]
+    counts = report.band_counts()
+    assert counts["too_short"] == 1 and counts["clean"] == 1 and counts["not_dirty"] == 1

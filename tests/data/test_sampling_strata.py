@@ -26,11 +26,18 @@ def test_window_only_sample_flags_temporal_bias_and_enterprise_absent(traffic):
     assert len(window) == 6_000  # 12% of 50,000
     sample = window[:5_000]
     report = composition(sample, traffic, SPEC)
-    codes = {(f.code, f.details["rule"]) for f in report.flags}
+    codes = {(f.code, f.details["rule"]) for f in report.flags if f.code != "marginal_off"}
     assert codes == {
         ("temporal_window_bias", "hour_coverage"),
         ("temporal_window_bias", "window_concentration"),
     }
+    # Every marginal the window misses by more than the tolerance is named too (issue 20).
+    off = {
+        (f.details["variable"], f.details["value"])
+        for f in report.flags
+        if f.code == "marginal_off"
+    }
+    assert ("segment", "enterprise") in off
     assert report.hour_coverage == pytest.approx(0.12, abs=1e-9)
     assert report.segment_coverage["segment"]["enterprise"] == 0.0
     concentration = next(f for f in report.flags if f.details["rule"] == "window_concentration")

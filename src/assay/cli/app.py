@@ -353,6 +353,12 @@ def show(
         list[str] | None,
         typer.Option("--human-queue", metavar="QUEUE", help="Human labels from a review queue."),
     ] = None,
+    manifest: Annotated[
+        bool,
+        typer.Option(
+            "--manifest", help="Print the run's manifest (everything its numbers depend on), JSON."
+        ),
+    ] = False,
 ) -> None:
     """Per-metric means with 95% intervals (Wilson for pass/fail, t otherwise), per slice."""
     from assay.analyse import summarise_run
@@ -360,6 +366,10 @@ def show(
 
     store = _store(db, create=False)
     run_id = store.resolve_run_id(run_ref)
+    if manifest:
+        console.print_json(store.get_manifest(run_id).model_dump_json())
+        store.close()
+        return
     summary = summarise_run(store, run_id, slices=slice_key or None)
     precision = None
     if intervals:

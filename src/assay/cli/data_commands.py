@@ -249,6 +249,7 @@ def _render_contamination(
         "not_dirty": f"< {settings.dirty_from:.0%}",
         "dirty": f"≥ {settings.dirty_from:.0%}",
         "ngram_hit": f"any {settings.ngram}-gram in training (GPT-3)",
+        "too_short": f"< {settings.seed_length} tokens: not checked (in no subset above)",
     }
     for name, rule in rules.items():
         bands.add_row(name.replace("_", " "), rule, str(counts[name]), _pct(counts[name] / total))

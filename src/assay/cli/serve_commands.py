@@ -164,7 +164,19 @@ def report(
     try:
         run_id = store.resolve_run_id(run_ref)
         other = store.resolve_run_id(compare_with) if compare_with is not None else None
-        html = render_report(store, run_id, other)
+        try:
+            html = render_report(store, run_id, other)
+        except AssayError as error:
+            if error.where != "--subject" and "--subject" not in (error.fix or ""):
+                raise
+            # `report` has no --subject: name what it can do instead.
+            error.where = "--compare"
+            error.fix = (
+                "`assay report` pairs subjects by name (or the only subject of each run); to "
+                "compare differently named subjects use `assay compare RUN RUN2 --subject A:B`"
+            )
+            error.args = (error.render(),)
+            raise
     finally:
         store.close()
     try:

@@ -75,7 +75,8 @@ class ProviderError(AssayError):
     """Raised by a provider when a model call fails.
 
     ``error_class`` is a short, stable name (``rate_limited``, ``server_error``, ``timeout``,
-    ``malformed_response``, ``connection``, ``client_error``, ``overloaded``, ``cache_miss``)
+    ``malformed_response``, ``connection``, ``client_error``, ``overloaded``, ``cache_miss``,
+    ``circuit_open`` for a call an open circuit breaker never sent)
     stored with a failed sample;
     ``retryable`` tells the runner whether trying again can help.
     """

@@ -18,7 +18,13 @@ The bias check (:func:`bias_check`) flags ``temporal_window_bias`` when either
   sample while it holds less than :data:`MAX_WINDOW_TRAFFIC` (25%) of the population's traffic,
 
 and reports, for every other stratum column, each value's coverage: its share of the sample
-divided by its share of the population (100% is proportional, ``0%`` means absent).
+divided by its share of the population (100% is proportional, ``0%`` means absent). Every
+stratum value whose sample share is more than :data:`MARGINAL_TOLERANCE` (2 points) from its
+population share is flagged ``marginal_off``.
+
+With several stratum variables the allocation keeps each variable's marginal shares, not only
+the cells' (:func:`allocate_balanced`): per-cell rounding over a product of many strata starves
+the values spread over many small cells.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ HOUR_OF_WEEK = "hour_of_week"
 MIN_HOUR_COVERAGE = 0.5
 MAX_WINDOW_SHARE = 0.5
 MAX_WINDOW_TRAFFIC = 0.25
+#: How far a stratum value's share of the sample may sit from its share of production before
+#: the composition report flags it (``marginal_off``), in absolute share (2 points).
+MARGINAL_TOLERANCE = 0.02
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -231,6 +240,81 @@ def allocate(
     return counts
 
 
+def _real_quotas(
+    shares: Mapping[Any, float], n: int, capacity: Mapping[Any, int]
+) -> dict[Any, float]:
+    """Proportional quotas ``n × share`` as real numbers, a stratum with fewer records than its
+    quota taken whole and the rest spread over the others in proportion."""
+    quotas: dict[Any, float] = dict.fromkeys(shares, 0.0)
+    open_strata = [k for k in shares if capacity[k] > 0]
+    remaining = float(n)
+    while remaining > 1e-9 and open_strata:
+        total = sum(shares[k] for k in open_strata)
+        share = {k: (shares[k] / total if total > 0 else 1 / len(open_strata)) for k in open_strata}
+        full = [k for k in open_strata if remaining * share[k] >= capacity[k]]
+        if not full:
+            for k in open_strata:
+                quotas[k] = remaining * share[k]
+            break
+        for k in full:
+            quotas[k] = float(capacity[k])
+            remaining -= capacity[k]
+        open_strata = [k for k in open_strata if k not in full]
+    return quotas
+
+
+def allocate_balanced(
+    shares: Mapping[tuple[str, ...], float], n: int, capacity: Mapping[tuple[str, ...], int]
+) -> dict[tuple[str, ...], int]:
+    """Split ``n`` over cells of several stratum variables so that every variable's marginal
+    counts stay close to ``n ×`` its population share.
+
+    Per-cell largest-remainder rounding (:func:`allocate`) is exact for one variable but, over
+    a product of many (hour of week × segment × geography × intent × actor), almost every cell's
+    quota is below one and the few seats go to the largest cells: segments spread over many
+    small cells (enterprise, automation) are starved. Here each cell gets the floor of its real
+    quota, and the seats left go one at a time to the cell whose values are furthest below
+    their marginal targets (the sum over variables of target − count), ties to the larger
+    fractional part: a greedy balanced rounding in the spirit of Deville & Tillé's (2004) cube
+    method. Each marginal then lands within a few records of its target; within a cell,
+    records are still drawn uniformly.
+    """
+    import numpy as np
+
+    cells = list(shares)
+    quotas = _real_quotas(shares, n, capacity)
+    q = np.array([quotas[c] for c in cells])
+    counts = np.floor(q + 1e-9).astype(int)
+    n_vars = len(cells[0]) if cells else 0
+    codes = []
+    targets = []
+    current = []
+    for position in range(n_vars):
+        values = {c[position] for c in cells}
+        index = {v: i for i, v in enumerate(sorted(values))}
+        code = np.array([index[c[position]] for c in cells])
+        codes.append(code)
+        targets.append(np.bincount(code, weights=q, minlength=len(index)))
+        current.append(np.bincount(code, weights=counts, minlength=len(index)))
+    room = np.array([capacity[c] for c in cells]) - counts
+    fraction = q - counts
+    candidate = (room > 0) & (fraction > 1e-9)
+    for _ in range(n - int(counts.sum())):
+        if not candidate.any():
+            candidate = room > 0  # every fractional seat given: any cell with records left
+            if not candidate.any():
+                break
+        score = sum(targets[v][codes[v]] - current[v][codes[v]] for v in range(n_vars))
+        score = np.where(candidate, score + 1e-6 * fraction, -np.inf)
+        best = int(np.argmax(score))
+        counts[best] += 1
+        room[best] -= 1
+        candidate[best] = False
+        for v in range(n_vars):
+            current[v][codes[v][best]] += 1
+    return {c: int(k) for c, k in zip(cells, counts, strict=True)}
+
+
 @dataclass(frozen=True)
 class StratumAllocation:
     """One stratum: records in the population, its quota ``n × share`` and the records drawn."""
@@ -275,7 +359,12 @@ def draw_stratified(
     strata = sorted(members)
     total = sum(mass.values())
     shares = {k: (mass[k] / total if total > 0 else len(members[k]) / len(records)) for k in strata}
-    counts = allocate(shares, n, {k: len(members[k]) for k in strata})
+    capacity = {k: len(members[k]) for k in strata}
+    counts = (
+        allocate_balanced(shares, n, capacity)
+        if len(spec.strata) > 1
+        else allocate(shares, n, capacity)
+    )
     rng = random.Random(seed)
     chosen: list[int] = []
     for key in strata:
@@ -399,6 +488,7 @@ def composition(
             for v in values
         ]
     flags, hour_coverage = _temporal_bias(sample, population, spec)
+    flags += _marginal_flags(variables, len(sample))
     segment_coverage = {
         name: {v.value: v.coverage for v in values}
         for name, values in variables.items()
@@ -407,6 +497,35 @@ def composition(
     return CompositionReport(
         spec, len(population), len(sample), variables, hour_coverage, flags, segment_coverage
     )
+
+
+def _marginal_flags(variables: dict[str, list[ValueShare]], sample_size: int) -> list[BiasFlag]:
+    """``marginal_off``: a stratum value whose share of the sample is more than
+    :data:`MARGINAL_TOLERANCE` from its share of the population (weighted when the spec has a
+    weight); every marginal is in the report, these are the ones that miss."""
+    if not sample_size:
+        return []
+    flags = []
+    for name, values in variables.items():
+        for v in values:
+            gap = v.sample_share - v.population_share
+            if abs(gap) > MARGINAL_TOLERANCE:
+                flags.append(
+                    BiasFlag(
+                        "marginal_off",
+                        f"{name}={v.value} is {v.sample_share:.1%} of the sample but "
+                        f"{v.population_share:.1%} of production ({100 * gap:+.1f} pts; "
+                        f"tolerance ±{100 * MARGINAL_TOLERANCE:.0f} pts)",
+                        {
+                            "rule": "marginal_tolerance",
+                            "variable": name,
+                            "value": v.value,
+                            "sample_share": v.sample_share,
+                            "population_share": v.population_share,
+                        },
+                    )
+                )
+    return flags
 
 
 def _temporal_bias(

@@ -92,13 +92,24 @@ class ContaminationReport:
         """Sample id → contaminated share (the input of :func:`contamination_effect`)."""
         return {s.sample_id: s.overlap for s in self.samples}
 
+    def too_short(self) -> list[SampleContamination]:
+        """Samples shorter than the exact seed every match starts with
+        (:attr:`ContaminationSettings.seed_length` tokens): no match can be found in them, so
+        they were not checked, which is not the same as clean."""
+        return [s for s in self.samples if s.n_tokens < self.settings.seed_length]
+
     def band_counts(self) -> dict[str, int]:
-        """How many samples are in each Llama 2 subset, plus how many have an n-gram hit."""
+        """How many samples are in each Llama 2 subset, plus how many have an n-gram hit, and
+        how many were too short to check (``too_short``: counted apart, in no subset)."""
         counts: Counter[str] = Counter()
+        short = {s.sample_id for s in self.too_short()}
         for sample in self.samples:
+            if sample.sample_id in short:
+                continue
             counts.update(sample.subsets)
             counts["ngram_hit"] += sample.ngram_hit
-        return {name: counts[name] for name in (*SUBSETS, "ngram_hit")}
+        counts["too_short"] = len(short)
+        return {name: counts[name] for name in (*SUBSETS, "ngram_hit", "too_short")}
 
     def dirty_samples(self) -> list[SampleContamination]:
         """Samples in the dirty band, in eval order."""
