@@ -273,3 +273,10 @@ def cost_delta(
             )
         out.append(row)
     return out
+
+
+def priced_cost_delta(store: Store, run_a: str, run_b: str) -> list[dict[str, Any]]:
+    """:func:`cost_delta` as ``assay compare`` (terminal, ``--json`` and web) reports it: only
+    subjects with priced calls paired in both runs."""
+    rows = cost_delta(store, run_a, run_b)
+    return [row for row in rows if row.get("n") and row.get("difference") is not None]

@@ -347,14 +347,13 @@ def compare(
 def _cost_delta(db: str | None, result: Any) -> list[dict[str, Any]]:
     """The paired per-sample cost difference B − A per subject (H: a prompt change's cost moves
     beside its quality delta); subjects whose calls carry no price are left out."""
-    from assay.analyse.run_costs import cost_delta
+    from assay.analyse.run_costs import priced_cost_delta
 
     store = _store(db, create=False)
     try:
-        rows = cost_delta(store, result.run_a.id, result.run_b.id)
+        return priced_cost_delta(store, result.run_a.id, result.run_b.id)
     finally:
         store.close()
-    return [row for row in rows if row.get("n") and row.get("difference") is not None]
 
 
 def _cost_line(row: dict[str, Any]) -> str:

@@ -374,8 +374,12 @@ def compare_page(
         settings=settings,
     )
     data = comparison.to_dict()
+    from assay.analyse.run_costs import priced_cost_delta
+
+    data["cost"] = priced_cost_delta(store, comparison.run_a.id, comparison.run_b.id)
     data["flipped"] = flipped_samples(scores_a, scores_b, comparison)
     return comparison, data
+
 
 
 # -- planning --------------------------------------------------------------------------------
