@@ -3,8 +3,6 @@ never a 500), escaping, the token, and a labelling session in Chromium driven by
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,11 +10,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.review.builders import PASS_FAIL, SCORE
-from tests.web.conftest import HOSTILE_INPUT, HOSTILE_OUTPUT, free_port
+from tests.web.conftest import HOSTILE_INPUT, HOSTILE_OUTPUT
 
 from assay.review import NewItem, add_items, create_queue, queue_items
 from assay.store import Store
 from assay.web import create_app
+from assay.web.live import serve_in_thread
 
 TOKEN = "review-token"
 
@@ -159,23 +158,10 @@ def test_pages_escape_content_and_need_the_token(db):  # type: ignore[no-untyped
 
 @pytest.fixture
 def live(db) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    import uvicorn
 
     store = Store(db)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(store)) as url:
+        yield url
     store.close()
 
 

@@ -5,20 +5,17 @@ tests/web/conftest.py's ``screenshot`` puts them."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from tests.costs import scenarios
-from tests.web.conftest import free_port
 
 from assay.store import Store
+from assay.web.live import serve_in_thread
 
 
 @pytest.fixture(scope="module")
 def cost_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
 
     from assay.web import create_app
 
@@ -26,20 +23,8 @@ def cost_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     scenarios.h7_jobs(store)
     scenarios.store_completions(store, "support", scenarios.h1_lengths(2000, 610, 0.9), cap=1024)
     scenarios.h5_latency(store, n=600)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(store)) as url:
+        yield url
     store.close()
 
 

@@ -5,8 +5,6 @@ a reason, never a 500). Screenshots go where tests/web/conftest.py's ``screensho
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.monitor.synth import T0, Request, every, write
-from tests.web.conftest import free_port
 
 from assay.monitor.engine import run_pass
 from assay.monitor.spec import monitors_from_text
 from assay.store import Store
+from assay.web.live import serve_in_thread
 
 SPEC = """
 window: 1h
@@ -49,25 +47,12 @@ def _planted(path: Path) -> Store:
 
 @pytest.fixture(scope="module")
 def monitor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
 
     from assay.web import create_app
 
     store = _planted(tmp_path_factory.mktemp("monitor-pages") / "assay.db")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(store)) as url:
+        yield url
     store.close()
 
 

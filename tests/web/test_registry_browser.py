@@ -4,8 +4,6 @@ through the JSON API and in Chromium."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +11,10 @@ from pathlib import Path
 import pytest
 from tests.registry.test_prompt_registry import V1, V2
 from tests.registry.world import write_world
-from tests.web.conftest import free_port, in_thread
+from tests.web.conftest import in_thread
 
 from assay.store import Store
+from assay.web.live import serve_in_thread
 
 
 def _fill(folder: Path, db: str) -> None:
@@ -46,7 +45,6 @@ def _fill(folder: Path, db: str) -> None:
 
 @pytest.fixture(scope="module")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
 
     from assay.web import create_app
 
@@ -54,20 +52,8 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = str(folder / "assay.db")
     in_thread(_fill, folder, db)
     store = Store(db)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(store)) as url:
+        yield url
     store.close()
 
 

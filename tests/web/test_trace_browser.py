@@ -5,40 +5,25 @@ button. Screenshots go where tests/web/conftest.py's ``screenshot`` puts them.""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from tests.trace.planted import HOSTILE, Planted, plant
-from tests.web.conftest import free_port
 
 from assay.store import Store
+from assay.web.live import serve_in_thread
 
 
 @pytest.fixture(scope="module")
 def trace_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Planted]]:
     """``assay serve``'s app over the planted traces, on a free loopback port."""
-    import uvicorn
 
     from assay.web import create_app
 
     store = Store(str(tmp_path_factory.mktemp("trace-pages") / "assay.db"))
     ids = plant(store)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ids
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(store)) as url:
+        yield url, ids
     store.close()
 
 

@@ -10,9 +10,6 @@ chapter prints what arrived, what redaction did at the door, and one draft.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,45 +33,6 @@ class ProductionDemo:
     drafts: list[str]
     example_trace: str | None
     truth: Any
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Server:
-    """``assay serve``'s app on a loopback port, in a thread, for the length of a block."""
-
-    def __init__(self, store: Store) -> None:
-        import uvicorn
-
-        from assay.web import create_app
-
-        self.port = _free_port()
-        config = uvicorn.Config(
-            create_app(store), host="127.0.0.1", port=self.port, log_level="error"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssayError("the demo's receiver did not start", where="assay demo")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 def _post(url: str, records: list[dict[str, Any]]) -> None:
@@ -112,14 +70,17 @@ def run_production_demo(
         "through the OTLP receiver",
         highlight=False,
     )
-    with _Server(store) as server:
+    from assay.web import create_app
+    from assay.web.live import serve_in_thread
+
+    with serve_in_thread(create_app(store)) as url:
         err_console.print(
-            f"$ python -m assay.testing traffic --endpoint {server.url} --requests {requests}",
+            f"$ python -m assay.testing traffic --endpoint {url} --requests {requests}",
             highlight=False,
         )
-        result = simulate(config, endpoint=server.url)
-        _post(f"{server.url}/api/feedback", result.feedback)
-        _post(f"{server.url}/api/outcomes", result.outcomes)
+        result = simulate(config, endpoint=url)
+        _post(f"{url}/api/feedback", result.feedback)
+        _post(f"{url}/api/outcomes", result.outcomes)
     sync_drafts(store)  # feedback and outcomes already drafted most; this catches the rest
     drafts = [case.id for case in list_drafts(store)]
     verdicts = trace_verdicts(store)

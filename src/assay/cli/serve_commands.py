@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,29 +44,34 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-@app.command()
-def serve(
-    host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (loopback by default).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8765,
-    db: DbOption = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            envvar=TOKEN_ENV,
-            help="Access token every request must carry (required off loopback).",
-        ),
-    ] = None,
-    no_redact: NoRedactOption = False,
-    reason: ReasonOption = None,
-) -> None:
-    """Serve the web UI (runs, samples, comparisons, planner, traces), its JSON API under /api/,
-    and the OTLP/HTTP receiver at /v1/traces and /v1/logs (PII redacted before the first write)."""
-    import uvicorn
+HostOption = Annotated[
+    str, typer.Option("--host", help="Address to listen on (loopback by default).")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar=TOKEN_ENV,
+        help="Access token every request must carry (required off loopback).",
+    ),
+]
 
-    from assay.web import create_app
+
+def _run_server(
+    what: str,
+    build: Any,
+    *,
+    host: str,
+    port: int,
+    db: str | None,
+    token: str | None,
+    no_redact: bool,
+    reason: str | None,
+    where: str,
+) -> None:
+    """Check the binding and the redaction choice, open the store, print one line saying what
+    listens where, and serve ``build(store, token, redact, note)`` with uvicorn."""
+    import uvicorn
 
     token = token or os.environ.get(TOKEN_ENV) or None
     check_binding(host, token)
@@ -74,32 +79,51 @@ def serve(
     store = _store(db)
     try:
         err_console.print(
-            f"assay serve: store {store.url}, http://{host}:{port}/ "
-            f"(API schema at /docs; OTLP at /v1/traces{'; token required' if token else ''}"
-            f"{'; REDACTION OFF' if no_redact else ''})",
+            f"assay {what}: store {store.url}, {where.format(host=host, port=port)}"
+            f"{'; token required' if token else ''}{'; REDACTION OFF' if no_redact else ''}",
             highlight=False,
         )
-        app_ = create_app(store, token=token, redact=not no_redact, redact_note=note)
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        uvicorn.run(
+            build(store, token, not no_redact, note), host=host, port=port, log_level="warning"
+        )
     finally:
         store.close()
 
 
 @app.command()
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8765,
+    db: DbOption = None,
+    token: TokenOption = None,
+    no_redact: NoRedactOption = False,
+    reason: ReasonOption = None,
+) -> None:
+    """Serve the web UI (runs, samples, comparisons, planner, traces), its JSON API under /api/,
+    and the OTLP/HTTP receiver at /v1/traces and /v1/logs (PII redacted before the first write)."""
+    from assay.web import create_app
+
+    _run_server(
+        "serve",
+        lambda store, tok, redact, note: create_app(
+            store, token=tok, redact=redact, redact_note=note
+        ),
+        host=host,
+        port=port,
+        db=db,
+        token=token,
+        no_redact=no_redact,
+        reason=reason,
+        where="http://{host}:{port}/ (API schema at /docs; OTLP at /v1/traces)",
+    )
+
+
+@app.command()
 def collect(
-    host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (loopback by default).")
-    ] = "127.0.0.1",
+    host: HostOption = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 4318,
     db: DbOption = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            envvar=TOKEN_ENV,
-            help="Access token every request must carry (required off loopback).",
-        ),
-    ] = None,
+    token: TokenOption = None,
     no_redact: NoRedactOption = False,
     reason: ReasonOption = None,
 ) -> None:
@@ -107,25 +131,19 @@ def collect(
 
     Stateless apart from the store: run several behind a load balancer against one PostgreSQL
     (give them the same ASSAY_REDACTION_KEY so placeholders agree)."""
-    import uvicorn
-
     from assay.trace.receiver import collector_app
 
-    token = token or os.environ.get(TOKEN_ENV) or None
-    check_binding(host, token)
-    note = redaction_note(no_redact, reason)
-    store = _store(db)
-    try:
-        err_console.print(
-            f"assay collect: store {store.url}, OTLP/HTTP at http://{host}:{port}/v1/traces "
-            f"and /v1/logs{'; token required' if token else ''}"
-            f"{'; REDACTION OFF' if no_redact else ''}",
-            highlight=False,
-        )
-        app_ = collector_app(store, token=token, redact=not no_redact, note=note)
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
-    finally:
-        store.close()
+    _run_server(
+        "collect",
+        lambda store, tok, redact, note: collector_app(store, token=tok, redact=redact, note=note),
+        host=host,
+        port=port,
+        db=db,
+        token=token,
+        no_redact=no_redact,
+        reason=reason,
+        where="OTLP/HTTP at http://{host}:{port}/v1/traces and /v1/logs",
+    )
 
 
 def redaction_note(no_redact: bool, reason: str | None) -> str | None:
