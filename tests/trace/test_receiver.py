@@ -484,3 +484,14 @@ def test_no_redact_is_explicit_and_recorded(store: Store) -> None:
     assert report["redacted"] is False or report["redacted"] == 0
     assert report["note"] == "--no-redact: synthetic data"
     assert EMAIL in next(iter(stored_spans(store).values()))["input_json"]
+
+
+def test_no_redact_without_a_reason_is_refused_before_listening() -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli.app import app
+
+    for command in ("serve", "collect"):
+        result = CliRunner().invoke(app, [command, "--no-redact", "--port", "0"])
+        assert result.exit_code != 0
+        assert "needs a reason" in str(result.exception) or "needs a reason" in result.output
