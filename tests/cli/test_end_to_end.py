@@ -62,6 +62,14 @@ def test_show_runs_diff_export(cli, tmp_path):
     assert [r["n_results"] for r in runs[2:]] == [60, 60, 60, 60]
     assert runs[3]["subjects"] == ["judge"]
     newest, oldest = runs[4]["id"], runs[5]["id"]
+    # The shortest prefix of `newest` no other run shares (runs started in the same second
+    # share "YYYYMMDD-HHMMSS-"; a fixed length would sometimes be ambiguous).
+    ids = [r["id"] for r in runs]
+    prefix = next(
+        newest[:k]
+        for k in range(17, len(newest) + 1)
+        if sum(i.startswith(newest[:k]) for i in ids) == 1
+    )
 
     shown = json.loads(cli("show", newest, "--json", cwd=project, check=0).stdout)
     overall = [m for m in shown["metrics"] if m["scorer"] == "exact" and m["group"] == "all"][0]
@@ -82,7 +90,7 @@ def test_show_runs_diff_export(cli, tmp_path):
 
     for fmt in ("jsonl", "csv", "parquet"):
         target = tmp_path / f"out.{fmt}"
-        cli("export", newest[:17], "--format", fmt, "--output", target, cwd=project, check=0)
+        cli("export", prefix, "--format", fmt, "--output", target, cwd=project, check=0)
         if fmt == "jsonl":
             rows = [json.loads(line) for line in target.read_text().splitlines()]
         elif fmt == "csv":
