@@ -27,10 +27,10 @@ from assay.web.assurance import assurance_routers
 from assay.web.auth import TokenGuard
 from assay.web.costs import cost_routers
 from assay.web.feedback_api import feedback_router
-from assay.web.render import render, static_files
 from assay.web.monitor import monitor_routers
 from assay.web.probe import probe_routers
 from assay.web.registry import registry_routers
+from assay.web.render import render, static_files
 from assay.web.review import review_routers
 from assay.web.traces import trace_routers
 

@@ -1,5 +1,6 @@
 """Change management (issue 17): the prompt registry (versions, clause changes with their
-rationale, labels, promotions), user-entered model EOL facts, dataset versions and the claims registry.
+rationale, labels, promotions), user-entered model EOL facts, dataset versions and the claims
+registry.
 
 Revision ID: 0008
 Revises: 0007
