@@ -189,6 +189,7 @@ def _cost_tables(data: dict[str, Any]) -> Group:
             + (
                 f"; the top 1% of users make {100 * top_share:.1f}% of it."
                 if (top_share := forecast["mixture"][-1]["share_of_total"]) is not None
+                and math.isfinite(top_share)
                 else "."
             )
         )

@@ -359,7 +359,7 @@ def drafts_command(
         late = d in overdue
         table.add_row(
             d.id,
-            d.created_from or "",
+            (d.created_from or "")[:12],  # a unique prefix works with `assay traces show`
             Text(_age(d.age(now)), style="red" if late else ""),
             Text(_short(d.reason, 50)),
             Text(_short(d.input)),
