@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+# pytest's fixture for testing plugins (tests/plugin); a plugin list is only allowed here, at the
+# top-level conftest.
+pytest_plugins = ["pytester"]
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -89,3 +89,38 @@ def test_runs_on_two_versions_are_flagged_with_the_shared_cases(
     assert "registry:support-qa@1 vs registry:support-qa@2" in warning
     assert "18 shared cases (2 only in" in warning and "1 only in" in warning
     assert dataset_version_warning(store, one, one) is None
+
+
+def test_datasets_export_then_import_replays_versions_with_forced_reasons(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from assay.registry.yaml_io import export_datasets, import_datasets
+    from assay.run.yamlfile import load_yaml, parse_yaml
+    from assay.store import Store
+
+    f = tmp_path / "qa.jsonl"
+    _rows(f, ROWS)
+    commit_dataset(store, "support-qa", f, author="ana")
+    _rows(f, [ROWS[0], ROWS[2]])
+    commit_dataset(store, "support-qa", f, author="bo", force=True, reason="fixed upstream")
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump(export_datasets(store)))
+    with Store(tmp_path / "other.db") as other:
+        result = import_datasets(other, load_yaml(path))
+        assert result == {"added": ["support-qa@1", "support-qa@2"], "skipped": []}
+        second = get_dataset_version(other, "support-qa@2")
+        assert second.force_reason == "fixed upstream" and second.protected == ["i1"]
+        assert second.content_hash == get_dataset_version(store, "support-qa@2").content_hash
+        assert import_datasets(other, load_yaml(path))["skipped"] == [
+            "support-qa@1",
+            "support-qa@2",
+        ]
+    # A removal of an incident case without its recorded reason is refused, naming the line.
+    doc = yaml.safe_load(path.read_text())
+    doc["datasets"]["support-qa"][1]["force_reason"] = None
+    path.write_text(yaml.safe_dump(doc))
+    with Store(tmp_path / "third.db") as third, pytest.raises(AssayError, match="incident-born"):
+        import_datasets(third, load_yaml(path))
+    bad = parse_yaml("datasets:\n  qa:\n    - {version: 1}\n", "d.yaml")
+    with pytest.raises(AssayError, match=r"d.yaml:3 .*needs `rows`"):
+        import_datasets(store, bad)

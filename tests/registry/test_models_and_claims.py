@@ -113,3 +113,33 @@ def test_claims_turn_stale_when_the_snapshot_or_the_prompt_moves(
     statuses = check_claims(store, now=datetime.now(UTC) + timedelta(days=2))
     aged = next(s for s in statuses if s.claim.id == old.id)
     assert any(r.startswith("age:") for r in aged.reasons)
+
+
+def test_claims_export_then_import_re_reads_the_evidence(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from assay.registry.claims import list_claims
+    from assay.registry.yaml_io import export_claims, import_claims
+    from assay.run.yamlfile import load_yaml
+
+    spec = write_world(tmp_path, n=40)
+    evidence = run(load_eval(spec), db=store)
+    add_claim(store, "Answers well", run=evidence.run_id, claimed=0.1, valid_days=30)
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(export_claims(store)))
+    with store.engine.begin() as conn:
+        from assay.store.tables import claims
+
+        conn.execute(claims.delete())
+    result = import_claims(store, load_yaml(path))
+    [claim] = list_claims(store)
+    assert result == {"added": [claim.id], "skipped": []}
+    assert claim.valid_days == 30 and claim.claimed == 0.1 and claim.run_id == evidence.run_id
+    assert import_claims(store, load_yaml(path)) == {"added": [], "skipped": ["Answers well"]}
+    doc = yaml.safe_load(path.read_text())
+    doc["claims"][0]["claim"]["run_id"] = "nosuchrun"
+    path.write_text(yaml.safe_dump(doc))
+    with store.engine.begin() as conn:
+        conn.execute(claims.delete())
+    with pytest.raises(AssayError, match=r"claims.yaml:\d+"):
+        import_claims(store, load_yaml(path))

@@ -154,3 +154,60 @@ def test_export_then_import_replays_versions_and_rationales(store, tmp_path) -> 
     bad = parse_yaml("prompts:\n  support:\n    versions:\n      - {version: 1}\n", "p.yaml")
     with pytest.raises(AssayError, match=r"p.yaml:4 .*needs `content`"):
         import_prompts(store, bad)
+
+
+def test_a_registry_prompt_used_as_the_system_message_counts_as_evaluated(
+    store, backend, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The runner hashes system and user text together; evidence still finds a version used
+    as the `system:` part, and only pairs runs whose other (user) part is the same."""
+    monkeypatch.setenv("ASSAY_DB", registry_url(backend))
+    commit(store, "persona", "You are terse.", author="ana", rationales=["first"])
+    promote(store, "persona@1", label="production", actor="ana", reason="launch")
+    commit(store, "persona", "You are terse and polite.", author="bo", rationales=["polite"])
+
+    def system_run(ref: str, user: str) -> str:
+        line = f"system: registry:{ref}\n    prompt: {user!r}"
+        spec = write_world(tmp_path, n=60, prompt_line=line)
+        outcome = run(load_eval(spec), db=store)
+        assert outcome.status == "completed"
+        return outcome.run_id
+
+    system_run("persona@production", "Q: {{ input }}")
+    system_run("persona@2", "Question: {{ input }}")  # another user prompt: confounded
+    with pytest.raises(PromotionRefused) as refused:
+        promote(store, "persona@2", label="production", actor="bo", reason="confounded")
+    assert refused.value.reason == "unevaluated_change"
+
+    candidate = system_run("persona@2", "Q: {{ input }}")
+    record = promote(store, "persona@2", label="production", actor="bo", reason="evaluated")
+    assert record["run_id"] == candidate
+    assert get_version(store, "persona@production").version == 2
+
+
+def test_import_with_promote_moves_labels_under_the_same_rules(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from assay.registry.yaml_io import apply_labels, export_prompts, import_prompts
+    from assay.run.yamlfile import load_yaml
+    from assay.store import Store
+
+    commit(store, "support", V1, author="ana", rationales=["first"])
+    promote(store, "support@1", label="production", actor="ana", reason="launch")
+    commit(store, "support", V2, author="bo", rationales=["brief", "legal"])
+    path = tmp_path / "prompts.yaml"
+    path.write_text(yaml.safe_dump(export_prompts(store)))
+    with Store(tmp_path / "other.db") as other:
+        labels = import_prompts(other, load_yaml(path))["labels_to_promote"]
+        assert apply_labels(other, labels, actor="ci", reason="restore") == {
+            "support@production": "first"
+        }
+        assert get_version(other, "support@production").version == 1
+        assert promotions(other, "support")[0]["reason"] == "[import] restore"
+        assert apply_labels(other, labels, actor="ci", reason="again") == {
+            "support@production": "unchanged"
+        }
+        # A file that moves the label to @2 is refused here as by hand: no stored evaluation.
+        moved = apply_labels(other, {"support@production": 2}, actor="ci", reason="move")
+        assert moved == {"support@production": "refused: unevaluated_change"}
+        assert get_version(other, "support@production").version == 1

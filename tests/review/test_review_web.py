@@ -17,7 +17,7 @@ from assay.store import Store
 from assay.web import create_app
 from assay.web.live import serve_in_thread
 
-TOKEN = "review-token"
+TOKEN = "review-token-for-tests"
 
 
 @pytest.fixture

@@ -55,29 +55,56 @@ class AlpacaEval:
     def ids(self, model):
         return self.column(model, "instruction_index", int)
 
+    def gamed_features(self, name):
+        """[tanh(Δ/sd(Δ)), γ, 1] for a gamed set, Δ = len_1 − len_2 standardised over its rows."""
+        gap = np.array(self.column(name, "len_1")) - np.array(self.column(name, "len_2"))
+        gamma = lookup_by_id(self.ids(name), self.difficulty)
+        return np.column_stack([np.tanh(gap / gap.std(ddof=1)), gamma, np.ones(gap.size)])
+
     def gamed_baselines(self):
-        # The gamed baselines' judge preferences are not in the reference data (only their
-        # lengths); their published GLM weights give each item's expected preference, which the
-        # soft-label fit takes as is.
-        out = []
-        for name in GAMED:
-            ids = self.ids(name)
-            gap = np.array(self.column(name, "len_1")) - np.array(self.column(name, "len_2"))
-            w = self.weights[name]
-            logit = (
-                w.length * np.tanh(gap / gap.std(ddof=1))
-                + w.difficulty * lookup_by_id(ids, self.difficulty)
-                + w.model
+        """The two gamed baselines, their missing judge preferences rebuilt from published weights.
+
+        The reference data hold only their lengths. Each gamed system's published weights θ_s
+        came from AlpacaEval's own fit: its rows (weight 1, model term 1) plus both gamed sets
+        as the regulariser (weight λ/2 = 0.1 each, model term 0). So its soft labels are not
+        simply sigmoid(x·θ_s) (that ignores the regulariser's pull and over-states the length
+        slope). Instead each set's labels are taken as sigmoid(x·β_s) with β_s solving the six
+        score equations that make AlpacaEval's fit of *both* gamed systems return exactly their
+        published weights (the L1 penalty is negligible at the chosen C).
+        """
+        from scipy.optimize import root
+        from scipy.special import expit
+
+        features = {name: self.gamed_features(name) for name in GAMED}
+        published = {
+            name: np.array([w.length, w.difficulty, w.model])
+            for name, w in ((n, self.weights[n]) for n in GAMED)
+        }
+        prior = {name: x * np.array([1.0, 1.0, 0.0]) for name, x in features.items()}
+
+        def score(beta):
+            labels = {n: expit(features[n] @ beta[3 * k : 3 * k + 3]) for k, n in enumerate(GAMED)}
+            out = []
+            for own in GAMED:
+                theta = published[own]
+                s = features[own].T @ (labels[own] - expit(features[own] @ theta))
+                for n in GAMED:
+                    s = s + 0.1 * prior[n].T @ (labels[n] - expit(prior[n] @ theta))
+                out.append(s)
+            return np.concatenate(out)
+
+        solution = root(score, np.concatenate([published[n] for n in GAMED]))
+        assert solution.success and np.abs(score(solution.x)).max() < 1e-6
+        return [
+            GamedBaseline(
+                preference=expit(features[name] @ solution.x[3 * k : 3 * k + 3]),
+                baseline_length=self.column(name, "len_1"),
+                gamed_length=self.column(name, "len_2"),
+                item_ids=self.ids(name),
+                name=name,
             )
-            out.append(
-                GamedBaseline(
-                    preference=1 / (1 + np.exp(-logit)),
-                    baseline_length=self.column(name, "len_1"),
-                    gamed_length=self.column(name, "len_2"),
-                    item_ids=ids,
-                )
-            )
-        return out
+            for k, name in enumerate(GAMED)
+        ]
 
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -155,14 +182,36 @@ def test_systems_with_missing_rows_are_joined_by_instruction_id(alpaca):
 
 @pytest.mark.slow
 def test_lc_refit_from_per_item_preferences_is_close_to_published(alpaca):
-    # Refit with AlpacaEval's recipe. Two inputs are approximations (reconstructed difficulty;
-    # the gamed baselines' preferences rebuilt from their published weights), so the refit is
-    # held to 2.5 points rather than the 1 point of the published-weights prediction.
+    """Refit AlpacaEval's GLM on the 50 systems with all 805 items (issue 20, item 1).
+
+    The fit matches ``glm_winrate.py`` term by term (see the module docstring). Two inputs are
+    reconstructions: the instruction difficulty, and the gamed baselines' judge preferences
+    (``AlpacaEval.gamed_baselines``). Figures on this data (scikit-learn 1.9, 2026-12-04):
+
+    - refit vs the published-weights prediction with the same difficulty, 50 systems: median
+      0.29, max 1.46 points (before calibrating the gamed labels: 0.38 / 1.63);
+    - the difficulty's own share: published weights + reconstructed difficulty vs published LC
+      is median 0.13, max 0.33 points (45 leaderboard systems; 11 of them are in
+      published_subset.csv and checked here);
+    - refit vs published LC, 45 leaderboard systems: median 0.35, max 1.80 points; on the 11
+      of them in published_subset.csv (which lean to the hard cases: NullModel, the Claudes,
+      gamed variants): median 0.47, max 1.80.
+
+    So the issue's targets (max ≤ 1.5, median ≤ 0.3 against published LC) are *not* met: 1.80
+    and 0.35. The error is one-signed (the refit's length slope is 0.08 steeper on average than
+    the published one, so short-answer systems gain), which points at the rebuilt gamed
+    preferences, not at the fit: AlpacaEval's df_gamed.csv (the real judge preferences of the
+    gamed baselines, which pin the length slope) is not in the reference data. The thresholds
+    below are the measured figures plus a small margin, not the targets.
+    """
     gamed = alpaca.gamed_baselines()
-    errors = []
-    for model in _systems(alpaca):
-        if model == BASELINE:
+    baseline = alpaca.weights[BASELINE]
+    vs_weights, vs_published, difficulty_part = [], [], []
+    for model in sorted(alpaca.rows):
+        if len(alpaca.rows[model]) != 805 or model in (BASELINE, *GAMED):
             continue
+        if model not in alpaca.weights:
+            continue  # text_davinci_003: no published weights
         fit = length_controlled_win_rate(
             alpaca.preferences(model),
             alpaca.column(model, "len_2"),
@@ -171,14 +220,33 @@ def test_lc_refit_from_per_item_preferences_is_close_to_published(alpaca):
             difficulty=alpaca.difficulty,
             gamed=gamed,
         )
-        published = float(alpaca.published[model]["length_controlled_winrate"])
-        errors.append(100 * fit.win_rate - published)
-        assert 100 * fit.win_rate == pytest.approx(published, abs=2.5), model
-        assert 100 * fit.raw.win_rate == pytest.approx(
-            float(alpaca.published[model]["win_rate"]), rel=1e-9
+        gamma = lookup_by_id(alpaca.ids(model), alpaca.difficulty)
+        from_weights = 100 * predict_length_controlled_win_rate(
+            alpaca.weights[model], gamma, baseline
         )
-        assert fit.weights.length < 0  # longer answers win against this judge
-    assert np.mean(np.abs(errors)) < 1.5
+        vs_weights.append(100 * fit.win_rate - from_weights)
+        assert fit.weights.length < 0, model  # longer answers win against this judge
+        if model in alpaca.published:
+            published = float(alpaca.published[model]["length_controlled_winrate"])
+            vs_published.append(100 * fit.win_rate - published)
+            difficulty_part.append(from_weights - published)
+            assert 100 * fit.raw.win_rate == pytest.approx(
+                float(alpaca.published[model]["win_rate"]), rel=1e-9
+            )
+    fit_gap = np.abs(vs_weights)
+    published_gap, diff_gap = np.abs(vs_published), np.abs(difficulty_part)
+    print(
+        f"\nLC refit vs published-weights prediction, {fit_gap.size} systems: median "
+        f"{np.median(fit_gap):.2f}, max {fit_gap.max():.2f} pt; vs published LC, "
+        f"{published_gap.size} systems: median {np.median(published_gap):.2f}, max "
+        f"{published_gap.max():.2f} pt, of which the reconstructed difficulty alone: median "
+        f"{np.median(diff_gap):.2f}, max {diff_gap.max():.2f} pt"
+    )
+    assert fit_gap.size == 50 and published_gap.size == 11
+    assert np.median(fit_gap) <= 0.32 and fit_gap.max() <= 1.55
+    assert np.median(published_gap) <= 0.5 and published_gap.max() <= 1.9
+    assert diff_gap.max() <= 0.35  # the difficulty reconstruction is not the main gap
+    assert np.mean(vs_weights) > 0  # one-signed: what is left is a bias, not noise
 
 
 def test_lc_refit_interval_is_a_real_sampling_interval(alpaca):

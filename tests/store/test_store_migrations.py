@@ -63,6 +63,9 @@ TABLES = {
     "model_eol",
     "dataset_versions",
     "claims",
+    # web UI at scale (0009)
+    "run_labels",
+    "run_summaries",
 }
 
 

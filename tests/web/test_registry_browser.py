@@ -39,8 +39,26 @@ def _fill(folder: Path, db: str) -> None:
             promote(store, "support@2", label="production", actor="bo", reason="evaluated")
             eol = datetime.now(UTC).date() + timedelta(days=10)
             set_eol(store, EolEntry("sim/atlas-large", eol, "sim/atlas-large-2"))
+            _datasets(store, folder)
     finally:
         del os.environ["ASSAY_DB"]
+
+
+def _datasets(store: Store, folder: Path) -> None:
+    """support-qa@1 with an incident case, @2 dropping it with a kept reason."""
+    import json
+
+    from assay.registry.datasets import commit_dataset
+
+    rows = [
+        {"id": "a1", "input": "q1", "target": "x"},
+        {"id": "i1", "input": "q2", "target": "y", "metadata": {"origin": "incident"}},
+    ]
+    path = folder / "support-qa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    commit_dataset(store, "support-qa", path, author="ana")
+    path.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"id": "n1", "input": "q3"}) + "\n")
+    commit_dataset(store, "support-qa", path, author="bo", force=True, reason="fixed upstream")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +93,14 @@ def test_registry_api_answers_and_refuses_with_reasons(registry_server) -> None:
     assert window.status_code == 400 and "critical_days" in window.json()["error"]
     [claim] = httpx.get(registry_server + "/api/claims").json()
     assert claim["status"] == "stale_evidence" and claim["reasons"][0].startswith("prompt:")
+    dataset = httpx.get(registry_server + "/api/datasets/support-qa").json()
+    assert [v["version"] for v in dataset["versions"]] == [1, 2]
+    assert dataset["diff"]["removed"] == {"incident": ["i1"]}
+    assert dataset["versions"][1]["force_reason"] == "fixed upstream"
+    for params, status in (({"a": "9"}, 404), ({"a": "x"}, 422), ({"b": "0"}, 422)):
+        answer = httpx.get(registry_server + "/api/datasets/support-qa", params=params)
+        assert answer.status_code == status, params
+    assert httpx.get(registry_server + "/api/datasets/nope").status_code == 404
 
 
 def test_registry_pages_in_chromium(registry_server, browser, screenshot) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +124,13 @@ def test_registry_pages_in_chromium(registry_server, browser, screenshot) -> Non
         page.goto(registry_server + "/claims")
         assert page.locator("#claims .claim-row.status-stale_evidence").count() == 1
         screenshot(page, "registry-claims")
+        page.goto(registry_server + "/datasets")
+        page.click("text=support-qa")
+        assert page.locator("#versions .version-row").count() == 2
+        assert "fixed upstream" in page.locator("#versions").inner_text()
+        removed = page.locator("#dataset-diff .diff-removed")
+        assert "incident" in removed.inner_text() and "i1" in removed.inner_text()
+        screenshot(page, "registry-dataset")
         page.click("a[href='/models']")  # the nav link
         assert page.url.endswith("/models")
     finally:

@@ -28,6 +28,7 @@ def concrete_paths(app, demo_store) -> list[str]:  # type: ignore[no-untyped-def
         "cert_id": "anything",
         "trace_id": "0" * 32,
         "route": "json-extract",  # the monitor pages (issue 14)
+        "eval_name": "demo-qa",  # the history pages (issue 12)
     }
     paths = []
     routes = [*app.routes, *(r for router in app.state.routers for r in router.routes)]
@@ -83,7 +84,7 @@ def test_serving_beyond_loopback_needs_a_token(demo_store, monkeypatch):
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
     assert not is_loopback("example.org")
     check_binding("127.0.0.1", None)
-    check_binding("0.0.0.0", "tok")
+    check_binding("0.0.0.0", TOKEN)
     with pytest.raises(
         AssayError, match=r"refusing to serve on 0\.0\.0\.0 without an access token"
     ):
@@ -159,3 +160,72 @@ def test_flaky_and_error_filters_on_a_run_with_epochs(hostile_store):
         assert [r["id"] for r in odd.json()["rows"]] == ["evil"]
         page = client.get(f"/runs/{run_id}?flaky=true")
         assert page.text.count('class="sample-row"') == 1 and "flaky</span>" in page.text
+
+
+def test_short_tokens_are_refused_everywhere(demo_store):
+    from assay.trace.receiver import collector_app
+
+    for build in (
+        lambda: check_binding("0.0.0.0", "short"),
+        lambda: create_app(demo_store.db, token="fifteen-chars!!"),
+        lambda: collector_app(demo_store.db, token="tiny"),
+    ):
+        with pytest.raises(AssayError, match="at least 16 are needed") as refused:
+            build()
+        assert "secrets.token_urlsafe" in (refused.value.fix or "")
+    create_app(demo_store.db, token="x" * 16)  # sixteen is enough
+
+
+def test_without_a_token_only_loopback_and_allowed_hosts_are_answered(demo_store):
+    """DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends
+    `Host: evil.example`; the server must not answer it with the store."""
+    from assay.web.auth import allowed_hosts
+
+    app = create_app(demo_store.db, allowed_hosts=allowed_hosts(["assay.internal"]))
+    for host, status in (
+        ("127.0.0.1:8765", 200),
+        ("localhost:8765", 200),
+        ("[::1]:8765", 200),
+        ("assay.internal", 200),
+        ("evil.example:8765", 400),
+        ("127.0.0.1.evil.example", 400),
+    ):
+        with TestClient(app, base_url=f"http://{host}") as client:
+            answer = client.get("/api/runs")
+        assert answer.status_code == status, host
+        if status == 400:
+            assert demo_store.v1 not in answer.text
+    # With a token the token is the guard, so any name may reach it (behind a proxy, say).
+    with TestClient(
+        create_app(demo_store.db, token=TOKEN, allowed_hosts=allowed_hosts()),
+        base_url="http://assay.example",
+    ) as client:
+        assert client.get("/api/runs", headers={"X-Assay-Token": TOKEN}).status_code == 200
+
+
+def test_every_response_carries_the_security_headers(demo_store):
+    with TestClient(create_app(demo_store.db)) as client:
+        for path in ("/", "/api/runs", "/static/assay.css", "/no-such-page", "/docs"):
+            headers = client.get(path).headers
+            assert headers["x-frame-options"] == "DENY", path
+            assert headers["x-content-type-options"] == "nosniff", path
+            policy = headers["content-security-policy"]
+            assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+
+
+def test_the_api_reference_is_served_offline_from_the_schema(demo_store):
+    with TestClient(create_app(demo_store.db)) as client:
+        page = client.get("/docs")
+        schema = client.get("/openapi.json").json()
+    assert page.status_code == 200 and "cdn" not in page.text.lower()
+    assert "/api/runs/{run}/samples" in page.text
+    assert page.text.count('class="operation"') == sum(
+        1 for item in schema["paths"].values() for m in item if m in ("get", "post", "put")
+    )
+
+
+def test_serve_passes_allowed_hosts_and_refuses_a_short_token(demo_store, monkeypatch):
+    monkeypatch.delenv("ASSAY_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--token", "abc", "--db", demo_store.db])
+    assert isinstance(result.exception, AssayError)
+    assert "at least 16" in str(result.exception)

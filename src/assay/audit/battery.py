@@ -13,7 +13,11 @@ The battery judges *probes* built from real outputs of stored runs (the sides, `
 ``identical``
     the baseline's output shown in both slots: any preference is position bias;
 ``verbosity``
-    the baseline's output (a) against the same output padded with content-free text (b).
+    the baseline's output (a) against the same output padded with content-free text (b);
+``matched``
+    with a second side, the real comparison again with the shorter answer padded (content-free
+    text) to the longer one's length: these length-matched rows identify the length coefficient
+    on the compared pair itself, quality differences included (see :func:`length_check`).
 
 Every probe is judged in both presentation orders through the runner (so calls are cached,
 paced and retried), as a stored pairwise judge run that ``assay show`` can open. A second,
@@ -59,6 +63,7 @@ from assay.store import Store
 
 #: Probe kinds (see the module docstring).
 CANARY, REAL, IDENTICAL, VERBOSITY = "canary", "real", "identical", "verbosity"
+MATCHED = "matched"
 
 
 @dataclass
@@ -216,6 +221,14 @@ def build_probes(
         probe(sample, IDENTICAL, "identical", _item(out), _item(out))
         padded = pad_text(out.text, 1.0, minimum=len(out.text) + pad_by[sid])
         probe(sample, VERBOSITY, "verbosity", _item(out), _item(out, padded))
+        if len(outputs) > 1:
+            other_out = outputs[1][sid]
+            a_text, b_text = out.text, other_out.text
+            if len(b_text) > len(a_text):
+                pair = (_item(out, pad_text(a_text, 1.0, minimum=len(b_text))), _item(other_out))
+            else:
+                pair = (_item(out), _item(other_out, pad_text(b_text, 1.0, minimum=len(a_text))))
+            probe(sample, MATCHED, "matched", *pair)
     return probes
 
 
@@ -472,6 +485,7 @@ def audit_judge(
     # always the longer cannot identify on its own.
     first_real = of(REAL, "real:1")
     verbose = of(VERBOSITY)
+    matched = of(MATCHED)
     gamed = [
         GamedBaseline(
             preference=np.array([v.preference for v in verbose], dtype=float),
@@ -489,6 +503,13 @@ def audit_judge(
                 np.array([v.len_b for v in first_real], dtype=float),
                 item_ids=np.array([v.source for v in first_real]),
                 gamed=gamed if verbose else (),
+                matched=(
+                    np.array([v.preference for v in matched], dtype=float),
+                    np.array([v.len_a for v in matched], dtype=float),
+                    np.array([v.len_b for v in matched], dtype=float),
+                )
+                if matched
+                else None,
                 confidence=config.confidence,
                 seed=config.seed,
             )

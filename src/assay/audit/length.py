@@ -37,6 +37,7 @@ def length_check(
     item_ids: ArrayLike | None = None,
     difficulty: Mapping[Any, float] | tuple[ArrayLike, ArrayLike] | None = None,
     gamed: Sequence[GamedBaseline] = (),
+    matched: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
     tolerance: float = 0.05,
     confidence: float = 0.95,
     n_resamples: int = 200,
@@ -48,6 +49,18 @@ def length_check(
     tie; NaN an error, left out and counted); ``len_a``/``len_b`` the outputs' lengths in
     characters; ``item_ids``, ``difficulty`` and ``gamed`` go to
     :func:`assay.stats.length_controlled_win_rate` (B is its "model", A its "baseline").
+
+    ``matched`` = (preferences, len_a, len_b) of the same pairs with the shorter answer padded
+    to the longer one's length. They join the model's rows of the GLM (not the raw rate).
+    Without them, when one side is always the longer, tanh(Δ/sd(Δ)) is ≈ 1 on every row and
+    the length term is confounded with the model term, so only the gamed rows pin it. Those
+    compare an answer with its own padded copy, with no quality difference, and a logistic
+    model is not collapsible: the same length effect moves the win rate less on real pairs,
+    where quality differences decide many items. So the gamed slope over-corrects the real
+    comparison (issue 20: 79.1% raw became 7.1% LC on an equal-quality pair; C2 wants 50% ±
+    5). Length-matched rows give the model's rows their own Δ ≈ 0 anchor, so the length
+    coefficient is fitted on the compared pair, quality heterogeneity included, and the gamed
+    rows act only as AlpacaEval's weak prior (λ = 0.2).
 
     Figure: raw − LC, the share of B's win rate that length explains (positive when B is
     longer and length helps it). Its interval is raw minus the LC's percentile bootstrap
@@ -71,26 +84,39 @@ def length_check(
         raise ValueError("preferences, len_a and len_b differ in length")
     keep = ~np.isnan(p)
     errors = int((~keep).sum())
-    if int(keep.sum()) < 2:
+    raw_rows = p[keep]
+    ids = None if item_ids is None else np.asarray(item_ids).reshape(-1)
+    if matched is not None:
+        mp, ma, mb = (np.asarray(x, dtype=float).reshape(-1) for x in matched)
+        if not mp.size == ma.size == mb.size:
+            raise ValueError("matched preferences and lengths differ in length")
+        if difficulty is not None:
+            raise ValueError("matched rows carry no item ids to join a difficulty to")
+        real_gap = float(np.mean(lb[keep] - la[keep])) if keep.any() else math.nan
+        p, la, lb = np.concatenate([p, mp]), np.concatenate([la, ma]), np.concatenate([lb, mb])
+        ids = None
+    else:
+        real_gap = float(np.mean(lb[keep] - la[keep])) if keep.any() else math.nan
+    if raw_rows.size < 2:
         return CheckResult(
             check="length_bias",
             verdict="skipped",
-            message=f"need at least two judged pairs for length control (have {int(keep.sum())})",
+            message=f"need at least two judged pairs for length control (have {raw_rows.size})",
             details={"errors": errors},
         )
     fit = length_controlled_win_rate(
         p,
         lb,
         la,
-        item_ids=item_ids,
+        item_ids=ids,
         difficulty=difficulty,
         gamed=gamed,
         n_resamples=n_resamples,
         confidence=confidence,
         seed=seed,
     )
-    raw_ci = mean_interval(p[keep], confidence)
-    raw, lc = fit.raw.win_rate, fit.win_rate
+    raw_ci = mean_interval(raw_rows, confidence)
+    raw, lc = float(raw_rows.mean()), fit.win_rate
     diff = raw - lc
     details: dict[str, Any] = {
         "raw_win_rate": raw,
@@ -99,7 +125,8 @@ def length_check(
         "lc_win_rate": lc,
         "length_coefficient": fit.weights.length,
         "C": fit.C,
-        "mean_length_gap_b_minus_a": float(np.mean(lb[keep] - la[keep])),
+        "mean_length_gap_b_minus_a": real_gap,
+        "matched_rows": 0 if matched is None else int(np.count_nonzero(~np.isnan(mp))),
         "errors": errors,
         "tolerance": tolerance,
     }
@@ -112,7 +139,7 @@ def length_check(
         return CheckResult(
             check="length_bias",
             figure=0.0,
-            n=int(keep.sum()),
+            n=int(raw_rows.size),
             verdict="pass",
             message=f"B's win rate {100 * raw:.1f}% raw; the length model found no length "
             "effect to control for (coefficient 0)",
@@ -138,7 +165,7 @@ def length_check(
         figure=diff,
         low=low,
         high=high,
-        n=int(keep.sum()),
+        n=int(raw_rows.size),
         verdict=verdict,
         flag="length_bias" if verdict == "fail" else None,
         message=message,

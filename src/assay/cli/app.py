@@ -127,6 +127,28 @@ def run(
         bool,
         typer.Option("--redact-pii", help="Redact PII from everything the run stores."),
     ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="A tag naming the run on pages (repeatable), e.g. v2."),
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="A description of the run, shown with it.")
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where CPU-bound scorers (python, embedding) run: 'local' or 'ray' (a pool "
+            "of Ray actors; needs the `ray` extra). Model calls always stay here."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="With --executor ray: the cluster's head (else a local runtime)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="With --executor ray: scorer actors (default: the cluster's CPUs)."),
+    ] = None,
 ) -> None:
     """Run an eval spec and store every result as it finishes.
 
@@ -144,6 +166,15 @@ def run(
 
     if record is not None and replay is not None:
         raise AssayError("--record and --replay exclude each other", where="--record")
+    if tag:  # a bad tag is refused before anything runs
+        from assay.analyse.run_labels import clean_tags
+
+        tag = clean_tags(tag)
+    from assay.scale import check_executor_options
+
+    check_executor_options(executor, ray_address, workers)
+    if workers is not None and executor != "ray":
+        raise AssayError("--workers only applies with --executor ray", where="--workers")
     if db:  # `registry:` prompt and dataset references in the spec resolve in this store
         os.environ["ASSAY_DB"] = db
     ev = load_eval(spec)
@@ -169,6 +200,9 @@ def run(
         max_errors=_parse_max_errors(max_errors),
         policy=policy,
         redact_pii=ev.redact_pii,
+        executor=executor,
+        ray_address=ray_address,
+        workers=workers,
     )
     store = _store(db)
     run_id, reason = _choose_run(store, ev, resume, new or record is not None or replay is not None)
@@ -177,6 +211,10 @@ def run(
             f"run {run_id} of this spec is already complete; nothing to do "
             "(pass --new to run it again)."
         )
+        if tag or note:
+            from assay.analyse.run_labels import set_run_tags
+
+            set_run_tags(store, run_id, tag or [], note)
         summary = summarise_run(store, run_id)
         console.print_json(data=_summary_json(summary)) if json_out else console.print(
             summary_tables(summary)
@@ -204,6 +242,10 @@ def run(
         raise typer.Exit(130) from None
     finally:
         progress.close()
+    if tag or note:
+        from assay.analyse.run_labels import set_run_tags
+
+        set_run_tags(store, outcome.run_id, tag or [], note)
     summary = summarise_run(store, outcome.run_id)
     data = _summary_json(summary) if json_out else None
     if data is None:
@@ -362,8 +404,10 @@ def show(
 ) -> None:
     """Per-metric means with 95% intervals (Wilson for pass/fail, t otherwise), per slice."""
     from assay.analyse import summarise_run
+    from assay.cli.import_commands import runs_or_files
     from assay.cli.render import summary_tables
 
+    run_ref = runs_or_files(db, run_ref)[0] or run_ref  # a result file is imported on the fly
     store = _store(db, create=False)
     run_id = store.resolve_run_id(run_ref)
     if manifest:
@@ -503,6 +547,7 @@ def demo(
 ) -> None:
     """Write a small example project and run it on the simulated world, end to end."""
     from assay.analyse import summarise_run
+    from assay.analyse.run_labels import set_run_tags
     from assay.cli.demo import write_demo_project
     from assay.cli.judge_commands import context_from_spec, pairwise_view, run_pairwise
     from assay.cli.progress import LazyProgress
@@ -541,7 +586,9 @@ def demo(
             outcomes.append(run_eval(ev, db=store, on_progress=progress))
         finally:
             progress.close()
-        err_console.print(f"$ assay run {spec}")
+        version = spec.stem.removeprefix("eval_")  # the prompt version: v1, v2
+        set_run_tags(store, outcomes[-1].run_id, [version], None)
+        err_console.print(f"$ assay run {spec} --tag {version}")
         console.print(summary_tables(summarise_run(store, outcomes[-1].run_id)))
         console.print()
     a, b = outcomes

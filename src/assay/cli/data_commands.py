@@ -106,6 +106,27 @@ def contamination(
         ),
     ] = None,
     jobs: Annotated[int, typer.Option(min=0, help="Worker processes (0: one per CPU).")] = 1,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where shards are scanned: 'local' (this machine, --jobs processes) or 'ray' "
+            "(Ray tasks; needs the `ray` extra). The report is the same row for row."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster's head (host:port or ray://host:10001); "
+            "without it a local Ray runtime of --workers CPUs starts."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Workers: Ray tasks in flight (default: the cluster's CPUs), or with the "
+            "local executor the same as --jobs."
+        ),
+    ] = None,
     ngram: Annotated[int, typer.Option(min=1, help="GPT-3 n-gram length.")] = 13,
     min_length: Annotated[
         int, typer.Option(min=1, help="Llama 2: matched spans must be longer than this.")
@@ -157,6 +178,13 @@ def contamination(
         raise _UsageError("--subject and --scorer need --run", where="--run", fix="add --run RUN")
     if waive and not gate_mode:
         raise _UsageError("--waive only applies with --gate", where="--waive", fix="add --gate")
+    from assay.scale import check_executor_options, make_executor
+
+    check_executor_options(executor, ray_address, workers)
+    if executor == "local" and workers is not None:
+        if jobs not in (1, workers):
+            raise _UsageError("give --workers or --jobs, not both", where="--workers")
+        jobs = workers
     settings = ContaminationSettings(
         ngram=ngram, min_length=min_length, skip_budget=skip_budget, include_target=not no_target
     )
@@ -179,12 +207,20 @@ def contamination(
         format=train_format,  # type: ignore[arg-type]
     )
     progress = _ByteProgress("scanning training data")
+    runner = make_executor(
+        executor, ray_address=ray_address, workers=jobs if executor == "local" else workers
+    )
     try:
         report = scan_corpus(
-            index, [*train, *(more_train or [])], options=options, jobs=jobs, progress=progress
+            index,
+            [*train, *(more_train or [])],
+            options=options,
+            progress=progress,
+            executor=runner,
         )
     finally:
         progress.close()
+        runner.close()
 
     effects: list[ContaminationEffect] = []
     if store is not None and run_id is not None:

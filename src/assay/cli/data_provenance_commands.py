@@ -134,6 +134,18 @@ def export(
             "are recorded in OUT.excluded.json.",
         ),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(help="Where the PII scan runs: 'local' or 'ray' (Ray tasks over chunks)."),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="With --executor ray: the cluster's head (else a local runtime)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="With --executor ray: tasks in flight (default: the cluster's CPUs)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Export a dataset for training: debug-surface feedback left out, unspecified licences
@@ -141,14 +153,24 @@ def export(
     waived; what was excluded and why goes to OUT.excluded.json."""
     from assay.data import load_dataset, write_dataset
     from assay.data.provenance import select_for_export
+    from assay.scale import check_executor_options, make_executor
 
-    selection = select_for_export(
-        load_dataset(dataset),
-        allow_unspecified_licence=allow_unspecified_licence,
-        include_debug_feedback=include_debug_feedback,
-        redact_pii=redact_pii,
-        pii_waiver=pii_waiver,
-    )
+    check_executor_options(executor, ray_address, workers)
+    if workers is not None and executor != "ray":
+        raise _UsageError("--workers only applies with --executor ray", where="--workers")
+    rows = load_dataset(dataset)
+    runner = make_executor(executor, ray_address=ray_address, workers=workers)
+    try:
+        selection = select_for_export(
+            rows,
+            allow_unspecified_licence=allow_unspecified_licence,
+            include_debug_feedback=include_debug_feedback,
+            redact_pii=redact_pii,
+            pii_waiver=pii_waiver,
+            executor=runner if executor == "ray" else None,
+        )
+    finally:
+        runner.close()
     write_dataset(selection.kept, out)
     record = out.with_name(out.name + ".excluded.json")
     data = selection.to_json()

@@ -1,4 +1,4 @@
-"""``assay monitor run|check|status|explain|judge|timeline|estimate`` and ``assay alerts list|ack``.
+"""``assay monitor run|check|status|explain|judge|canary|timeline|estimate``, ``assay alerts``.
 
 Production quality monitoring (issue 14): each command calls one function of
 :mod:`assay.monitor`; ``--json`` prints what it returns. ``monitor run``/``check`` exit 0 when
@@ -341,6 +341,61 @@ def judge_cmd(
             r.run_id or "",
         )
     console.print(table)
+
+
+@monitor_app.command("canary")
+def canary_cmd(
+    spec: SpecOption = Path("monitors.yaml"),
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    name: Annotated[str | None, typer.Option("--name", help="Only this canary.")] = None,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Repeat this often (e.g. 1h) until stopped."),
+    ] = None,
+) -> None:
+    """Run the scheduled canaries of monitors.yaml once (cron-friendly) or --every period:
+    a pinned eval against the live endpoint, stored as a run and as synthetic traces that the
+    next `monitor run` watches (route canary:NAME)."""
+    from assay.monitor.canary import run_canary
+
+    monitors = _load(spec)
+    canaries = [c for c in monitors.canaries if name is None or c.name == name]
+    if not canaries:
+        raise AssayError(
+            f"no canary {name!r} in {spec}" if name else f"{spec} declares no `canaries:`",
+            where="--name" if name else str(spec),
+            fix="declare one under `canaries:` (name, every, eval)",
+        )
+    period = None
+    if every is not None:
+        from assay.trace.labels import parse_duration
+
+        period = parse_duration(every, "--every")
+    store = _store(db)
+    try:
+        while True:
+            started = time.monotonic()
+            reports = [run_canary(store, monitors, c) for c in canaries]
+            if json_out:
+                console.print_json(data=[r.as_dict() for r in reports])
+            else:
+                for r in reports:
+                    mean = "n/a" if r.mean_score is None else f"{r.mean_score:.3f}"
+                    console.print(
+                        Text(
+                            f"canary {r.canary}: {r.probes} probes, {r.errors} errors, mean "
+                            f"score {mean}, model {', '.join(r.resolved_models) or '?'} "
+                            f"(run {r.run_id})"
+                        )
+                    )
+            if period is None:
+                return
+            time.sleep(max(0.0, period.total_seconds() - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return
+    finally:
+        store.close()
 
 
 @monitor_app.command("timeline")

@@ -324,13 +324,28 @@ def prompts_export(
 def prompts_import(
     file: Annotated[Path, typer.Argument(help="A file `assay prompts export` wrote.")],
     db: DbOption = None,
+    move_labels: Annotated[
+        bool,
+        typer.Option(
+            "--promote",
+            help="Also promote each label the file names (refused without stored evidence, "
+            "as by hand).",
+        ),
+    ] = False,
+    actor: Annotated[str | None, typer.Option("--by", help="Default: $ASSAY_USER/$USER.")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Replay exported versions (with their rationales); labels are listed, not moved."""
-    from assay.registry.yaml_io import import_prompts
+    """Replay exported versions (with their rationales); labels are listed, or promoted with
+    --promote."""
+    from assay.registry.yaml_io import apply_labels, import_prompts
     from assay.run.yamlfile import load_yaml
 
-    result = import_prompts(_store(db), load_yaml(file))
+    store = _store(db)
+    result = import_prompts(store, load_yaml(file))
+    if move_labels:
+        result["labels"] = apply_labels(
+            store, result["labels_to_promote"], actor=actor or _user(), reason=f"from {file}"
+        )
     if json_out:
         console.print_json(data=result)
         return
@@ -338,7 +353,10 @@ def prompts_import(
         f"{len(result['added'])} version(s) added, {len(result['skipped'])} already there"
     )
     for label, version in result["labels_to_promote"].items():
-        console.print(Text(f"  {label} was @{version}: promote it with assay prompts promote"))
+        if move_labels:
+            console.print(Text(f"  {label} → @{version}: {result['labels'][label]}"))
+        else:
+            console.print(Text(f"  {label} was @{version}: promote it with --promote"))
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -575,6 +593,24 @@ def claims_export(db: DbOption = None) -> None:
     sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
+@claims_app.command("import")
+def claims_import(
+    file: Annotated[Path, typer.Argument(help="A file `assay claims export` wrote.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Re-record exported claims against their evidence runs (which must be in this store);
+    measured values are read from the runs again."""
+    from assay.registry.yaml_io import import_claims
+    from assay.run.yamlfile import load_yaml
+
+    result = import_claims(_store(db), load_yaml(file))
+    if json_out:
+        console.print_json(data=result)
+        return
+    console.print(f"{len(result['added'])} claim(s) added, {len(result['skipped'])} already there")
+
+
 @claims_app.command("check")
 def claims_check(db: DbOption = None, json_out: JsonOption = False) -> None:
     """For CI: exit 1 when any claim is stale_evidence or unsupported."""
@@ -693,6 +729,39 @@ def datasets_diff(
     for kind in ("added", "removed", "changed"):
         for origin, ids in data[kind].items():
             console.print(Text(f"  {kind} ({origin}): {len(ids)}  {', '.join(ids[:8])}"))
+
+
+@datasets_app.command("export")
+def datasets_export(
+    name: Annotated[str | None, typer.Argument(help="One dataset (default: all).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Every version with its rows, author, message and forced-removal reasons, as YAML."""
+    import yaml
+
+    from assay.registry.yaml_io import export_datasets
+
+    data = export_datasets(_store(db), name)
+    sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+@datasets_app.command("import")
+def datasets_import(
+    file: Annotated[Path, typer.Argument(help="A file `assay datasets export` wrote.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Replay exported versions in order (incident-case removals need their recorded reason)."""
+    from assay.registry.yaml_io import import_datasets
+    from assay.run.yamlfile import load_yaml
+
+    result = import_datasets(_store(db), load_yaml(file))
+    if json_out:
+        console.print_json(data=result)
+        return
+    console.print(
+        f"{len(result['added'])} version(s) added, {len(result['skipped'])} already there"
+    )
 
 
 # -- migrate -----------------------------------------------------------------------------------

@@ -35,6 +35,10 @@ def check_binding(host: str, token: str | None) -> None:
     possibly personal data)."""
     from assay.web import is_loopback
 
+    if token:
+        from assay.web.auth import check_token
+
+        check_token(token)
     if not is_loopback(host) and not token:
         raise AssayError(
             f"refusing to serve on {host} without an access token: anyone who can reach this "
@@ -68,25 +72,40 @@ def _run_server(
     no_redact: bool,
     reason: str | None,
     where: str,
+    monitors: Any = None,
 ) -> None:
     """Check the binding and the redaction choice, open the store, print one line saying what
-    listens where, and serve ``build(store, token, redact, note)`` with uvicorn."""
+    listens where, and serve ``build(store, token, redact, note)`` with uvicorn. With
+    ``monitors`` (a checked monitors.yaml) the monitoring scheduler runs beside the server in a
+    background thread and stops with it."""
     import uvicorn
 
     token = token or os.environ.get(TOKEN_ENV) or None
     check_binding(host, token)
     note = redaction_note(no_redact, reason)
     store = _store(db)
+    scheduler = None
     try:
         err_console.print(
             f"assay {what}: store {store.url}, {where.format(host=host, port=port)}"
             f"{'; token required' if token else ''}{'; REDACTION OFF' if no_redact else ''}",
             highlight=False,
         )
+        if monitors is not None:
+            from assay.monitor.scheduler import Scheduler
+
+            scheduler = Scheduler(store, monitors).start()
+            err_console.print(
+                f"assay {what}: monitoring {monitors.source} every {monitors.interval} "
+                f"({len(monitors.routes)} routes, {len(monitors.canaries)} canaries)",
+                highlight=False,
+            )
         uvicorn.run(
             build(store, token, not no_redact, note), host=host, port=port, log_level="warning"
         )
     finally:
+        if scheduler is not None and not scheduler.stop():
+            err_console.print("assay: the monitoring pass in progress did not stop in time")
         store.close()
 
 
@@ -98,15 +117,48 @@ def serve(
     token: TokenOption = None,
     no_redact: NoRedactOption = False,
     reason: ReasonOption = None,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor",
+            help="Also run the monitors of --spec on their schedule (passes, canaries, judge "
+            "anchors), writing alerts as `assay monitor run` does.",
+        ),
+    ] = False,
+    spec: Annotated[Path, typer.Option("--spec", help="The monitors file for --monitor.")] = Path(
+        "monitors.yaml"
+    ),
+    allowed_host: Annotated[
+        list[str],
+        typer.Option(
+            "--allowed-host",
+            help="Also answer requests addressed to this host name (repeatable; *.example.com "
+            "allowed). Without a token only loopback names are answered.",
+        ),
+    ] = [],  # noqa: B006 (Typer reads the default; it is never mutated)
 ) -> None:
     """Serve the web UI (runs, samples, comparisons, planner, traces), its JSON API under /api/,
-    and the OTLP/HTTP receiver at /v1/traces and /v1/logs (PII redacted before the first write)."""
-    from assay.web import create_app
+    and the OTLP/HTTP receiver at /v1/traces and /v1/logs (PII redacted before the first write).
 
+    Without a token it answers only requests addressed to a loopback name (localhost,
+    127.0.0.1, ::1) or an --allowed-host, so a web page cannot read the store through a DNS
+    name rebound to this machine."""
+    from assay.web import create_app
+    from assay.web.auth import allowed_hosts
+
+    monitors = None
+    if monitor:
+        from assay.monitor.spec import load_monitors
+
+        monitors = load_monitors(spec)  # a config error stops here: exit 2, file:line
     _run_server(
         "serve",
         lambda store, tok, redact, note: create_app(
-            store, token=tok, redact=redact, redact_note=note
+            store,
+            token=tok,
+            redact=redact,
+            redact_note=note,
+            allowed_hosts=allowed_hosts(allowed_host),
         ),
         host=host,
         port=port,
@@ -114,7 +166,8 @@ def serve(
         token=token,
         no_redact=no_redact,
         reason=reason,
-        where="http://{host}:{port}/ (API schema at /docs; OTLP at /v1/traces)",
+        where="http://{host}:{port}/ (API reference at /docs; OTLP at /v1/traces)",
+        monitors=monitors,
     )
 
 

@@ -214,7 +214,9 @@ def _compare(
     settings: Any,
 ) -> Any:
     from assay.analyse import compare_runs, default_runs
+    from assay.cli.import_commands import runs_or_files
 
+    run_a, run_b = runs_or_files(db, run_a, run_b)  # result files are imported on the fly
     store = _store(db, create=False)
     try:
         if run_a is not None and run_b is not None:
@@ -399,6 +401,10 @@ def gate(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write the checks as JUnit XML to FILE.")
     ] = None,
+    sarif: Annotated[
+        Path | None,
+        typer.Option("--sarif", help="Also write the failed checks as SARIF 2.1.0 to FILE."),
+    ] = None,
     margin: Annotated[
         float,
         typer.Option(
@@ -497,6 +503,15 @@ def gate(
             junit.write_text(gate_junit(result), encoding="utf-8")
         except OSError as error:
             raise AssayError(f"cannot write {junit}: {error.strerror}", where="--junit") from error
+    if sarif is not None:
+        from assay.cli.render_gate_reports import gate_sarif, write_report
+
+        try:  # the location GitHub code scanning needs: the candidate's dataset file
+            with _store(db, create=False) as store:
+                dataset = store.get_manifest(result.comparison.run_b.id).dataset.source
+        except AssayError:  # a run not in this store (e.g. compared from files)
+            dataset = None
+        write_report(sarif, gate_sarif(result, artifact=dataset), "--sarif")
     if json_out:
         console.print_json(
             data={

@@ -39,6 +39,7 @@ from assay.data.dataset import Dataset
 from assay.data.loader import load_dataset
 
 if TYPE_CHECKING:
+    from assay.scale import Executor
     from assay.store import Store
 
 SURFACE_KEY = "surface"
@@ -274,9 +275,24 @@ class ExportSelection:
         }
 
 
-def scan_rows_for_pii(samples: Iterable[Sample]) -> list[PiiRow]:
+def scan_rows_for_pii(
+    samples: Iterable[Sample], *, executor: Executor | None = None, chunk: int = 2000
+) -> list[PiiRow]:
     """Rows whose input, target or metadata hold credentials or other PII
-    (:func:`assay.data.pii.redact_record`: every detector, secrets included)."""
+    (:func:`assay.data.pii.redact_record`: every detector, secrets included).
+
+    With an ``executor`` (:mod:`assay.scale`, e.g. Ray tasks) the rows are scanned in chunks
+    of ``chunk`` rows on its workers; the chunks' findings are joined in row order, so the
+    result is the same list as a scan here."""
+    if executor is None:
+        return _scan_chunk(None, samples)
+    rows = list(samples)
+    chunks = [rows[start : start + chunk] for start in range(0, len(rows), max(1, chunk))]
+    return [row for part in executor.map(_scan_chunk, None, chunks) for row in part]
+
+
+def _scan_chunk(_shared: None, samples: Iterable[Sample]) -> list[PiiRow]:
+    """The PII rows among ``samples`` (one chunk; the work every executor runs)."""
     from assay.data.pii import redact_record
 
     found: list[PiiRow] = []
@@ -321,6 +337,7 @@ def select_for_export(
     scan_pii: bool = True,
     redact_pii: bool = False,
     pii_waiver: str | None = None,
+    executor: Executor | None = None,
 ) -> ExportSelection:
     """The rows of ``dataset`` fit for a training export (D5, D6, I3).
 
@@ -330,7 +347,8 @@ def select_for_export(
     the rows are scanned for credentials and PII (``scan_pii``, on by default): any finding
     raises :class:`ExportPiiError` naming the rows, unless ``redact_pii`` (those rows are
     exported with ``<EMAIL_1>``-style placeholders) or ``pii_waiver`` (a non-empty reason,
-    recorded with the rows let through).
+    recorded with the rows let through). ``executor`` scans the rows for PII on its workers
+    (:func:`scan_rows_for_pii`); the selection is the same on every executor.
     """
     if pii_waiver is not None and not pii_waiver.strip():
         raise AssayError(
@@ -367,7 +385,7 @@ def select_for_export(
             unlicensed,
             pii_action="not scanned",
         )
-    pii_rows = scan_rows_for_pii(kept)
+    pii_rows = scan_rows_for_pii(kept, executor=executor)
     action = "scanned"
     if pii_rows and redact_pii:
         from assay.data.pii import redact_sample

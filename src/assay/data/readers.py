@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import sys
@@ -59,9 +60,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-#: A JSON decoder that rejects NaN and Infinity (they have no canonical form).
-JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_JSON_FIX = "write null instead of NaN or Infinity"
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: valid JSON, but no number a row can hash or store
+        raise ValueError(f"{text} is too large for a number (it overflows to infinity)")
+    return value
+
+
+#: A JSON decoder that rejects NaN and Infinity, and numbers that overflow to them (they have
+#: no canonical form).
+JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_JSON_FIX = "write null (or the number as text) instead of NaN, Infinity or an overflowing number"
 
 
 def _json_error(exc: ValueError, label: str, line: int, fix: str) -> DatasetError:
@@ -97,9 +106,39 @@ def read_jsonl(path: Path, label: str) -> RowSource:
                     value = decode(line.rstrip("\r\n"))
                 except ValueError as exc:
                     raise _json_error(exc, label, lineno, fix) from None
+                except RecursionError:
+                    raise _too_deep(label, lineno) from None
+                if _SURROGATE.search(line):
+                    _check_encodable(value, f"{label}:{lineno}")
                 yield lineno, value
 
     return RowSource(label, rows())
+
+
+#: A ``\\uD800``–``\\uDFFF`` escape: JSON allows it, but a lone one is not text (UTF-8 cannot
+#: encode it), so it would fail later, when the row is hashed or stored.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_encodable(value: Any, where: str) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise DatasetError(
+            f"a lone surrogate escape (\\u{ord(bad[0]):04x}) is not text",
+            where=where,
+            fix="remove it, or write the character it was meant to be (a surrogate pair or "
+            "the character itself)",
+        ) from None
+
+
+def _too_deep(label: str, line: int) -> DatasetError:
+    return DatasetError(
+        "malformed JSON: nested too deeply to read",
+        where=f"{label}:{line}",
+        fix="a sample is a flat object of fields; flatten the nesting",
+    )
 
 
 def _error_line(exc: ValueError, fallback: int) -> int:
@@ -146,6 +185,8 @@ def read_json(path: Path, label: str) -> RowSource:
                 value = JSON_DECODER.decode(text)
             except ValueError as exc:
                 raise _json_error(exc, label, _error_line(exc, line_at(pos)), fix) from None
+            except RecursionError:
+                raise _too_deep(label, line_at(pos)) from None
             raise fail(f"the top level is {described(value)}, not a list of samples", pos)
         pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
         if text.startswith("]", pos):
@@ -156,6 +197,10 @@ def read_json(path: Path, label: str) -> RowSource:
                     value, end = JSON_DECODER.raw_decode(text, pos)
                 except ValueError as exc:
                     raise _json_error(exc, label, _error_line(exc, line_at(pos)), fix) from None
+                except RecursionError:
+                    raise _too_deep(label, line_at(pos)) from None
+                if _SURROGATE.search(text, pos, end):
+                    _check_encodable(value, f"{label}:{line_at(pos)}")
                 yield line_at(pos), value
                 pos = _WS.match(text, end).end()  # type: ignore[union-attr]
                 if text.startswith(",", pos):
@@ -368,7 +413,15 @@ def read_yaml(path: Path, label: str) -> RowSource:
     fix = "make the file a YAML list of mappings, or a mapping with a 'samples:' list"
 
     def rows() -> Rows:
-        loader = DataYamlLoader(text)
+        try:
+            loader = DataYamlLoader(text)
+        except yaml.reader.ReaderError as exc:  # a control character, before any parsing
+            line = text.count("\n", 0, max(exc.position, 0)) + 1
+            raise DatasetError(
+                f"malformed YAML: control character #x{exc.character:04x} is not allowed",
+                where=f"{label}:{line}",
+                fix="remove it (inside double quotes, write it as an escape such as \\x01)",
+            ) from None
         try:
             root = loader.get_single_node()
             if root is None:
@@ -409,6 +462,10 @@ def read_yaml(path: Path, label: str) -> RowSource:
             raise DatasetError(message, where=where, fix=how) from None
         except yaml.YAMLError as exc:
             raise DatasetError(f"malformed YAML: {exc}", where=label, fix=fix) from None
+        except RecursionError:
+            raise DatasetError(
+                "malformed YAML: nested too deeply to read", where=label, fix=fix
+            ) from None
         finally:
             loader.dispose()
 
@@ -475,6 +532,12 @@ def open_rows(path: str | os.PathLike[str]) -> RowSource:
             "dataset path is a directory, not a file",
             where=label,
             fix="point at one file",
+        )
+    if not file.is_file():  # a device (/dev/zero), a pipe or a socket: it may never end
+        raise DatasetError(
+            "dataset path is not a regular file (a device, pipe or socket)",
+            where=label,
+            fix="point at a file on disk",
         )
     reader = READERS.get(file.suffix.lower())
     if reader is None:

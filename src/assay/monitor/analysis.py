@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -137,8 +138,6 @@ def _is_worse(signal: Signal, direction: str) -> bool:
 
 def points_of(obs: Observations, window: timedelta, level: np.ndarray | None) -> list[Point]:
     """One point per window that holds observations (see the module docstring)."""
-    from assay.stats.quantiles import quantile_intervals
-
     groups: dict[datetime, list[int]] = {}
     for i, t in enumerate(obs.times):
         groups.setdefault(window_floor(t, window), []).append(i)
@@ -156,11 +155,29 @@ def points_of(obs: Observations, window: timedelta, level: np.ndarray | None) ->
             ci = wilson_interval(bad, int(v.size))
             points.append(Point(start, ci.estimate, ci.low, ci.high, int(v.size), bad, lv))
         else:
-            q = quantile_intervals(v, [0.5])[0]
+            low, high = _median_bounds(int(v.size))
+            ordered = np.sort(v)
             points.append(
-                Point(start, q.estimate, _clean(q.low), _clean(q.high), int(v.size), None, lv)
+                Point(
+                    start,
+                    float(np.median(ordered)),
+                    float(ordered[low]) if low >= 0 else None,
+                    float(ordered[high]) if high < ordered.size else None,
+                    int(v.size),
+                    None,
+                    lv,
+                )
             )
     return points
+
+
+@lru_cache(maxsize=4096)
+def _median_bounds(n: int) -> tuple[int, int]:
+    """:func:`assay.stats.quantiles.order_statistic_bounds` of the median at 95 %, cached by
+    ``n`` (windows of one series share a few sizes; the binomial quantiles cost ~1 ms each)."""
+    from assay.stats.quantiles import order_statistic_bounds
+
+    return order_statistic_bounds(n, 0.5, 0.95)
 
 
 def analyse_series(

@@ -26,7 +26,7 @@ from assay.monitor.analysis import Series, analyse_series
 from assay.monitor.explain import rank_events
 from assay.monitor.signals import Observations, observe_route
 from assay.monitor.slo import BudgetStatus, budget_text, evaluate_objective
-from assay.monitor.spec import Monitors, Route
+from assay.monitor.spec import CANARY_ENVIRONMENT, Monitors, Route
 from assay.monitor.substrate import (
     SubstrateEvent,
     detect_from_traces,
@@ -218,6 +218,11 @@ def analyse_route(
     for signal in route.signals:
         from assay.monitor.signals import series_name
 
+        if signal.kind == "check":
+            from assay.monitor.checks import evaluate_check
+
+            findings.extend(evaluate_check(store, route, signal, since, until))
+            continue
         name = series_name(signal)
         obs = observed[name]
         for segment in ["", *_segments(route, obs, monitors.baseline)]:
@@ -230,6 +235,10 @@ def analyse_route(
                 segment=segment,
                 name=name,
             )
+            if route.environment == CANARY_ENVIRONMENT:
+                from assay.monitor.canary import snap_to_passes
+
+                snap_to_passes(s, part)
             report.series.append(s)
             finding = _change_finding(route, s, stored)
             if finding is not None:

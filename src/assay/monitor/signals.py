@@ -25,6 +25,8 @@ from assay.store import Store
 from assay.store.tables import feedback, outcomes, spans, trace_scores, traces
 
 _IN_CHUNK = 400
+#: A canary probe passes when its mean score reaches this.
+CANARY_PASS = 0.5
 
 
 @dataclass
@@ -228,13 +230,19 @@ def observe(
 
 
 def observe_rows(
-    conn: Connection, rows: list[TraceRow], route: Route, signal: Signal
+    conn: Connection,
+    rows: list[TraceRow],
+    route: Route,
+    signal: Signal,
+    shared: dict[str, Any] | None = None,
 ) -> Observations:
-    """:func:`observe` for traces already read (several signals share one read)."""
+    """:func:`observe` for traces already read (several signals share one read; ``shared``
+    keeps what one signal read for the next, e.g. the final outputs)."""
     obs = Observations(route.name, signal)
     ids = [r.id for r in rows]
     values: dict[str, float] = {}
     name = signal.name
+    shared = {} if shared is None else shared
     if name == "error_rate":
         values = {r.id: float(r.status == "error") for r in rows}
     elif name == "latency":
@@ -242,7 +250,9 @@ def observe_rows(
     elif name == "cost":
         values = {r.id: float(r.cost) for r in rows if r.cost is not None}
     elif name in ("format_validity", "refusal_rate", "output_length"):
-        finals = _final_outputs(conn, ids)
+        if "finals" not in shared:
+            shared["finals"] = _final_outputs(conn, ids)
+        finals = shared["finals"]
         pattern = re.compile(signal.options["pattern"]) if name == "refusal_rate" else None
         for trace_id, (text, tokens, reasons) in finals.items():
             if name == "format_validity":
@@ -260,6 +270,10 @@ def observe_rows(
                     values[trace_id] = float(len(text.split()))
     elif name == "judge_score":
         values = _scores(conn, ids, signal.options["name"], signal.options.get("source"))
+    elif name == "canary_failure":
+        # A probe fails when its mean score (over the canary's scorers) is below 0.5.
+        scored = _scores(conn, ids, None, "canary")
+        values = {k: float(v < CANARY_PASS) for k, v in scored.items()}
     elif name == "feedback":
         values = _thumbs(
             conn,
@@ -283,15 +297,17 @@ def observe_rows(
 
 
 def _scores(
-    conn: Connection, ids: Sequence[str], name: str, source: str | None
+    conn: Connection, ids: Sequence[str], name: str | None, source: str | None
 ) -> dict[str, float]:
+    """Per trace, the mean of its scores named ``name`` (any name when ``None``)."""
     sums: dict[str, list[float]] = defaultdict(list)
     for chunk in _chunks(ids):
         query = select(trace_scores.c.trace_id, trace_scores.c.value).where(
             trace_scores.c.trace_id.in_(chunk),
-            trace_scores.c.name == name,
             trace_scores.c.value.is_not(None),
         )
+        if name is not None:
+            query = query.where(trace_scores.c.name == name)
         if source is not None:
             query = query.where(trace_scores.c.source == source)
         for trace_id, value in conn.execute(query):
@@ -359,7 +375,12 @@ def observe_route(
     """Every signal of ``route`` (keyed by :func:`series_name`) from one read of its traces."""
     with store.engine.connect() as conn:
         rows = route_traces(conn, route, since, until)
-        return {series_name(s): observe_rows(conn, rows, route, s) for s in route.signals}
+        shared: dict[str, Any] = {}
+        return {
+            series_name(s): observe_rows(conn, rows, route, s, shared)
+            for s in route.signals
+            if s.kind != "check"
+        }
 
 
 def series_name(signal: Signal) -> str:

@@ -28,7 +28,16 @@ judges:
     quiet: 10m                             # judged once no new span arrived for this long
     sample: {rate: 0.1, by: [app.segment], always: [failed, flagged], max: 200, seed: 7}
     scorers: [{rubric: sim/judge-fair}]
+    anchors: anchors.jsonl                 # frozen input/output pairs the judge re-grades
+    anchors_every: 6h                      # … on this schedule (assay serve --monitor)
+canaries:                                  # G4: a pinned eval against the live endpoint
+  - {name: nightly-qa, every: 1h, eval: canary.yaml}   # watched as route canary:nightly-qa
+every: 5m                                  # how often `assay serve --monitor` runs a pass
 ```
+
+Check signals flag instead of charting (:mod:`assay.monitor.checks`):
+``segment_satisfaction`` (E4), ``acceptance`` (E5), ``coverage_gap`` (E6) and
+``tokenizer_drift`` (G7).
 
 Every mistake is a :class:`~assay.core.SpecError` naming ``file:line (key)`` and the fix.
 """
@@ -58,6 +67,12 @@ SIGNALS: dict[str, tuple[str, str, str]] = {
     "feedback": ("binary", "up", "satisfaction_drop"),
     "latency": ("numeric", "up", "latency_regression"),
     "cost": ("numeric", "up", "cost_regression"),
+    "canary_failure": ("binary", "up", "canary_regression"),
+    # Checks over the lookback, not series (assay.monitor.checks): E4, E5, E6, G7.
+    "segment_satisfaction": ("check", "down", "segment_fails"),
+    "acceptance": ("check", "both", "automation_bias"),
+    "coverage_gap": ("check", "up", "coverage_gap"),
+    "tokenizer_drift": ("check", "both", "tokenizer_drift"),
 }
 SIGNAL_HELP = {
     "error_rate": "share of traces with an error status",
@@ -69,7 +84,14 @@ SIGNAL_HELP = {
     "feedback": "share of thumbs-down among traces with end-user thumbs",
     "latency": "trace duration in ms",
     "cost": "trace cost in USD",
+    "canary_failure": "share of scheduled canary probes that fail (mean score below 0.5)",
+    "segment_satisfaction": "E4: a segment whose satisfaction fails while the aggregate passes",
+    "acceptance": "E5: acceptance vs correctness by cohort (automation_bias, algorithm_aversion)",
+    "coverage_gap": "E6: a surface's traffic share against its eval cases",
+    "tokenizer_drift": "G7: provider-reported vs local token counts per language",
 }
+#: The environment of canary traces: synthetic, never mixed into a production route.
+CANARY_ENVIRONMENT = "canary"
 DEFAULT_REFUSAL = (
     r"(?i)\b(i can(?:'|no)t help|i(?: am|'m) (?:sorry|unable)|i cannot (?:assist|help|provide)"
     r"|i won'?t be able to|as an ai\b)"
@@ -147,7 +169,17 @@ class JudgeSpec(_Strict):
     scorers: list[Any] = Field(min_length=1)
     providers: dict[str, Any] | None = None
     anchors: str | None = None
+    #: Re-grade the anchor set on this schedule (``assay serve --monitor``), beside the stream.
+    anchors_every: str | None = None
     concurrency: int = Field(8, ge=1)
+
+
+class CanarySpec(_Strict):
+    """A scheduled canary (G4): a small pinned eval run against the live endpoint."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    every: str = "1h"
+    eval: str | dict[str, Any]
 
 
 class SinkSpec(_Strict):
@@ -166,6 +198,9 @@ class MonitorsSpec(_Strict):
     routes: list[RouteSpec] = Field(min_length=1)
     sinks: list[SinkSpec] = Field(default_factory=list)
     judges: list[JudgeSpec] = Field(default_factory=list)
+    canaries: list[CanarySpec] = Field(default_factory=list)
+    #: How often ``assay serve --monitor`` runs a pass (default: the window).
+    every: str | None = None
 
     @field_validator("routes")
     @classmethod
@@ -225,6 +260,17 @@ class Sink:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """A checked canary: its eval (a file path or an inline mapping), its schedule, and the route
+    its synthetic traces form (``canary:<name>``, environment ``canary``)."""
+
+    name: str
+    every: timedelta
+    eval: str | dict[str, Any]
+    route: Route
+
+
+@dataclass(frozen=True)
 class Monitors:
     """A checked ``monitors.yaml``."""
 
@@ -238,6 +284,13 @@ class Monitors:
     base_dir: Path
     source: str
     raw: dict[str, Any]
+    canaries: tuple[Canary, ...] = ()
+    every: timedelta | None = None
+
+    @property
+    def interval(self) -> timedelta:
+        """How often the server's scheduler runs a pass (``every:``, else the window)."""
+        return self.every or self.window
 
     def route(self, name: str) -> Route:
         for route in self.routes:
@@ -282,6 +335,12 @@ def _signal(item: Any, where: str, base: Path) -> Signal:
             where=where,
             fix=f"use one of {', '.join(SIGNALS)}",
         )
+    if SIGNALS[name][0] == "check":
+        from assay.monitor.checks import check_options
+
+        kind, worse, alert = SIGNALS[name]
+        options = check_options(name, options, where, base)
+        return Signal(name=name, kind=kind, worse=worse, alert=alert, options=options)
     allowed = {
         "format_validity": {"schema"},
         "refusal_rate": {"pattern"},
@@ -452,6 +511,36 @@ def monitors_from_data(
                 objectives=tuple(objectives),
             )
         )
+    canaries = []
+    for i, c in enumerate(spec.canaries):
+        name = f"canary:{c.name}"
+        if name in {r.name for r in routes} or name in {k.route.name for k in canaries}:
+            raise SpecError(f"duplicate canary {c.name!r}", where=where("canaries", i, "name"))
+        route = Route(
+            name=name,
+            route=name,
+            environment=CANARY_ENVIRONMENT,
+            service=None,
+            attributes=(),
+            segment_by=None,
+            signals=tuple(
+                _signal(n, where("canaries", i), base_dir) for n in ("canary_failure", "error_rate")
+            ),
+            objectives=(),
+        )
+        every = _duration(c.every, where("canaries", i, "every"))
+        canaries.append(Canary(c.name, every, c.eval, route))
+        routes.append(route)
+    for i, judge in enumerate(spec.judges):
+        if judge.anchors_every is not None:
+            if not judge.anchors:
+                raise SpecError(
+                    "anchors_every needs an anchor set",
+                    where=where("judges", i, "anchors_every"),
+                    fix="add `anchors: anchors.jsonl` (id, input, output per line)",
+                )
+            _duration(judge.anchors_every, where("judges", i, "anchors_every"))
+    every = _duration(spec.every, where("every")) if spec.every is not None else None
     sinks = tuple(_sink(s, where("sinks", i), i) for i, s in enumerate(spec.sinks))
     sink_names = [s.name for s in sinks]
     if len(set(sink_names)) != len(sink_names):
@@ -483,6 +572,8 @@ def monitors_from_data(
         base_dir=base_dir,
         source=source,
         raw=data,
+        canaries=tuple(canaries),
+        every=every,
     )
 
 

@@ -5,7 +5,7 @@ route's traffic: the model snapshot behind a requested model name (``model``), i
 ``system_fingerprint`` (``fingerprint``), a prompt version (``prompt``), request parameters
 (``params``), the embedding model or an embedding fingerprint (``embedding``), the retrieval
 index version (``index``), the deployed service version (``deploy``), and a judge's snapshot or
-fingerprint in online-judging runs (``judge``).
+fingerprint in online-judging runs or the judges' scheduled anchor re-grades (``judge``).
 
 **Detection from spans.** For each route and each key (a requested model, an attribute), the
 values its spans carry are read per hour (one SQL ``GROUP BY`` per kind: value, hour, first
@@ -13,7 +13,9 @@ time, count) and walked in time order. An event is logged when a value appears t
 had not carried before (``before`` is the value that had carried most traffic until then), and
 when a value comes back after at least :data:`RETURN_GAP` of absence while another value was in
 use (a rollback). Its time is the first span that carried the new value. Gradual rollouts
-therefore give one event at the first request of the new value.
+therefore give one event at the first request of the new value. The rows are read by
+:mod:`assay.monitor.substrate_scan`, which also hashes each prompt's *content* (its template or
+system message), so a prompt edited under an unchanged version label is a ``prompt`` event.
 
 **Embedding fingerprints (F8).** A fixed probe set is embedded on a schedule
 (:func:`record_embedding_probe`); the first probe of a model is its baseline, and a probe whose
@@ -34,11 +36,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
 from assay.core import AssayError, content_hash
-from assay.monitor.signals import json_attribute
 from assay.monitor.spec import Route
+from assay.monitor.substrate_scan import (
+    PROMPT_KEYS,
+    TEMPERATURE,
+    _attribute_rows,
+    _aware,
+    _deploy_rows,
+    _grouped,
+    _llm_rows,
+    _project,
+    _prompt_content_rows,
+    _retrieval_rows,
+)
 from assay.store import Store
 from assay.store.engine import WRITE_OPTION
 from assay.store.tables import (
@@ -49,19 +62,8 @@ from assay.store.tables import (
     runs,
     spans,
     substrate_events,
-    traces,
 )
 
-#: Attributes that carry a prompt's version (the simulator's, GenAI-style, OpenInference's and
-#: Langfuse's).
-PROMPT_KEYS = (
-    "app.prompt.version",
-    "gen_ai.prompt.version",
-    "gen_ai.prompt.name",
-    "llm.prompt_template.version",
-    "prompt.version",
-    "langfuse.prompt.version",
-)
 #: How long a value must have been absent for its return to count as an event (a rollback).
 RETURN_GAP = timedelta(hours=6)
 #: Cosine similarity to the baseline below which an embedding probe logs a change (F8).
@@ -182,50 +184,6 @@ def transitions(
     return events
 
 
-def _hour(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.date_trunc("hour", column)
-    return func.strftime("%Y-%m-%d %H", column)
-
-
-def _route_join(query: Any, route: Route, since: datetime, until: datetime) -> Any:
-    query = query.where(spans.c.start_time >= since, spans.c.start_time < until)
-    if route.route is not None:
-        query = query.where(traces.c.route == route.route)
-    if route.environment is not None:
-        query = query.where(traces.c.environment == route.environment)
-    if route.service is not None:
-        query = query.where(traces.c.service == route.service)
-    return query
-
-
-def _grouped(
-    conn: Connection,
-    key: Any,
-    value: Any,
-    route: Route,
-    since: datetime,
-    until: datetime,
-    *where: Any,
-) -> list[tuple[str, str, datetime, int]]:
-    hour = _hour(spans.c.start_time, conn.dialect.name)
-    query = (
-        select(key, value, func.min(spans.c.start_time), func.count())
-        .select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
-        .where(value.is_not(None), key.is_not(None), *where)
-        .group_by(key, value, hour)
-    )
-    query = _route_join(query, route, since, until)
-    out = []
-    for k, v, first, count in conn.execute(query):
-        if isinstance(first, str):  # SQLite aggregates come back as text
-            first = datetime.fromisoformat(first).replace(tzinfo=UTC)
-        elif first.tzinfo is None:
-            first = first.replace(tzinfo=UTC)
-        out.append((str(k), str(v), first, int(count)))
-    return out
-
-
 def detect_from_traces(
     store: Store, route: Route, since: datetime, until: datetime
 ) -> list[SubstrateEvent]:
@@ -234,7 +192,6 @@ def detect_from_traces(
 
     events: list[SubstrateEvent] = []
     with store.engine.connect() as conn:
-        dialect = conn.dialect.name
         name = route.name
 
         def add(kind: str, rows: list[tuple[str, str, datetime, int]]) -> None:
@@ -242,39 +199,26 @@ def detect_from_traces(
 
         # Failed calls report no response (some instrumentations echo the request model).
         llm = (spans.c.kind == "llm") & (spans.c.status != "error")
-        add(
-            "model",
-            _grouped(
-                conn, spans.c.model_requested, spans.c.model_resolved, route, since, until, llm
-            ),
-        )
-        add(
-            "fingerprint",
-            _grouped(
-                conn, spans.c.model_requested, spans.c.system_fingerprint, route, since, until, llm
-            ),
-        )
-        for attr in PROMPT_KEYS:
-            value = json_attribute(spans.c.attributes_json, attr, dialect)
-            add("prompt", _grouped(conn, literal(attr), value, route, since, until, llm))
-        max_tokens_key = spans.c.model_requested + literal(".max_tokens")
+        # One scan of the LLM spans' columns and one of their attributes serve every kind.
+        calls = _llm_rows(conn, route, since, until, llm)
+        add("model", _project(calls, lambda r: (r[0], r[1])))
+        add("fingerprint", _project(calls, lambda r: (r[0], r[2])))
         add(
             "params",
-            _grouped(conn, max_tokens_key, spans.c.request_max_tokens, route, since, until, llm),
+            _project(calls, lambda r: (f"{r[0]}.max_tokens", r[3]) if r[0] else (None, None)),
         )
-        temperature = json_attribute(spans.c.attributes_json, "gen_ai.request.temperature", dialect)
+        attrs = _attribute_rows(conn, route, since, until, llm, (*PROMPT_KEYS, TEMPERATURE))
+        add("prompt", _project(attrs, lambda r: (r[0], r[1]) if r[0] in PROMPT_KEYS else (None,)))
         add(
             "params",
-            _grouped(
-                conn,
-                spans.c.model_requested + literal(".temperature"),
-                temperature,
-                route,
-                since,
-                until,
-                llm,
+            _project(
+                attrs,
+                lambda r: (
+                    (f"{r[2]}.temperature", r[1]) if r[0] == TEMPERATURE and r[2] else (None,)
+                ),
             ),
         )
+        add("prompt", _prompt_content_rows(conn, route, since, until, llm))
         embed_model = func.coalesce(spans.c.model_resolved, spans.c.model_requested)
         add(
             "embedding",
@@ -298,69 +242,26 @@ def detect_from_traces(
     return events
 
 
-def _retrieval_rows(
-    conn: Connection, column: Any, route: Route, since: datetime, until: datetime
-) -> list[tuple[str, str, datetime, int]]:
-    from sqlalchemy import and_, literal
-
-    hour = _hour(spans.c.start_time, conn.dialect.name)
-    query = (
-        select(literal(column.name), column, func.min(spans.c.start_time), func.count())
-        .select_from(
-            retrievals.join(
-                spans,
-                and_(
-                    spans.c.trace_id == retrievals.c.trace_id,
-                    spans.c.span_id == retrievals.c.span_id,
-                ),
-            ).join(traces, traces.c.id == spans.c.trace_id)
-        )
-        .where(column.is_not(None))
-        .group_by(column, hour)
-    )
-    query = _route_join(query, route, since, until)
-    return [(str(k), str(v), _aware(first), int(c)) for k, v, first, c in conn.execute(query)]
-
-
-def _deploy_rows(
-    conn: Connection, route: Route, since: datetime, until: datetime
-) -> list[tuple[str, str, datetime, int]]:
-    """The ``service.version`` of the traces' resources (a deploy)."""
-    dialect = conn.dialect.name
-    version = json_attribute(traces.c.attributes_json, "service.version", dialect)
-    hour = _hour(traces.c.start_time, dialect)
-    key = func.coalesce(traces.c.service, "service")
-    query = (
-        select(key, version, func.min(traces.c.start_time), func.count())
-        .where(version.is_not(None), traces.c.start_time >= since, traces.c.start_time < until)
-        .group_by(key, version, hour)
-    )
-    if route.route is not None:
-        query = query.where(traces.c.route == route.route)
-    if route.environment is not None:
-        query = query.where(traces.c.environment == route.environment)
-    return [(str(k), str(v), _aware(first), int(c)) for k, v, first, c in conn.execute(query)]
-
-
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def detect_judge_changes(
     store: Store, judge_names: Sequence[str] | None = None
 ) -> list[SubstrateEvent]:
-    """Judge snapshot or fingerprint changes across the online-judging runs (their manifests'
-    resolved models and ``system_fingerprint``s, in run order): a judge that moved mid-window
-    is a substrate change, not a quality change."""
+    """Judge snapshot, fingerprint or anchor-fingerprint changes across the online-judging runs
+    and the judges' scheduled anchor re-grades (their manifests' resolved models,
+    ``system_fingerprint``s and ``anchor_fingerprint``, in run order): a judge that moved
+    mid-window is a substrate change ("judge changed"), not a quality change. The anchor
+    fingerprint hashes the judge's scores of its frozen anchor set, so it moves when the judge
+    grades the same outputs differently under an unchanged snapshot name."""
     from assay.core.manifest import RunManifest
+    from assay.monitor.anchors import ANCHOR_RUN_PREFIX
 
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(runs.c.id, runs.c.started_at, manifests.c.manifest_json)
             .join(manifests, manifests.c.run_id == runs.c.id)
-            .where(runs.c.id.in_(select(online_judgements.c.run_id).distinct()))
+            .where(
+                runs.c.id.in_(select(online_judgements.c.run_id).distinct())
+                | runs.c.name.like(f"{ANCHOR_RUN_PREFIX}%")
+            )
             .order_by(runs.c.started_at)
         ).all()
     items: list[tuple[str, str, datetime, int]] = []
@@ -373,6 +274,7 @@ def detect_judge_changes(
             for kind, values in (
                 ("snapshot", judge.resolved_models),
                 ("fingerprint", judge.system_fingerprints),
+                ("anchors", [judge.anchor_fingerprint] if judge.anchor_fingerprint else []),
             ):
                 for value in values:
                     key = f"{judge.name} {kind}"

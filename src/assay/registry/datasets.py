@@ -239,8 +239,32 @@ def commit_dataset(
     Removing or editing an incident-born case needs ``force`` and a ``reason`` (A3): without
     them nothing is stored.
     """
+    return commit_rows(
+        store,
+        name,
+        read_rows(path),
+        author=author,
+        message=message,
+        force=force,
+        reason=reason,
+        where=str(path),
+    )
+
+
+def commit_rows(
+    store: Store,
+    name: str,
+    rows: list[dict[str, Any]],
+    *,
+    author: str,
+    message: str | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    where: str = "ROWS",
+) -> tuple[DatasetVersion, DatasetDiff | None]:
+    """:func:`commit_dataset` of rows already read (``where`` names their source in errors)."""
     parse_ref(name, "NAME")
-    rows = read_rows(path)
+    path = where
     digest = content_hash(rows)
     versions = list_dataset_versions(store, name)
     parent = versions[-1] if versions else None

@@ -370,16 +370,47 @@ def blame(store: Store, ref: str) -> list[BlameLine]:
     return blamed
 
 
-def _runs_with_hash(store: Store, content_hash: str) -> list[tuple[str, list[str]]]:
-    """Completed runs whose manifest has a subject with this prompt hash: ``(run, subjects)``."""
-    out: list[tuple[str, list[str]]] = []
+def _parts(template: str) -> list[tuple[str, str, str]]:
+    """Every reading of a stored prompt template as ``(role, text, the other part)``.
+
+    The runner hashes ``[system]\\n{system}\\n[user]\\n{user}`` when a subject has a system
+    message (:attr:`assay.run.prompt.PromptTemplate.text`), so a registry version used as
+    either part appears only inside that text. Each ``\\n[user]\\n`` is a possible split (a
+    system text could contain the marker itself); the whole text is a ``prompt`` reading.
+    """
+    readings = [("prompt", template, "")]
+    head = "[system]\n"
+    if template.startswith(head):
+        marker, start = "\n[user]\n", len(head) - 1
+        at = template.find(marker, start)
+        while at != -1:
+            system, user = template[len(head) : at], template[at + len(marker) :]
+            readings += [("user", user, system), ("system", system, user)]
+            at = template.find(marker, at + 1)
+    return readings
+
+
+def _runs_with_hash(store: Store, content_hash: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Completed runs whose manifest has a subject using this text, as its whole prompt, its
+    user prompt or its system message: ``(run, [(subject, context)])``, where ``context``
+    names the role and the text of the other part, so evidence only pairs subjects that
+    differ in this prompt alone."""
+    out: list[tuple[str, list[tuple[str, str]]]] = []
     for info in store.list_runs():
         if info.status != "completed":
             continue
         manifest = store.get_manifest(info.id)
-        names = [s.name for s in manifest.subjects if s.prompt_hash == content_hash]
-        if names:
-            out.append((info.id, names))
+        found: list[tuple[str, str]] = []
+        for s in manifest.subjects:
+            if s.prompt_hash == content_hash:
+                found.append((s.name, "prompt"))
+                continue
+            for role, text, other in _parts(s.prompt_template or ""):
+                if role != "prompt" and text_hash(text) == content_hash:
+                    found.append((s.name, f"{role}\0{other}"))
+                    break
+        if found:
+            out.append((info.id, found))
     return out
 
 
@@ -410,10 +441,10 @@ def find_evidence(store: Store, candidate: PromptVersion, current: PromptVersion
         for run_a, subjects_a in current_runs:
             if store.get_manifest(run_a).dataset.content_hash != manifest_b.dataset.content_hash:
                 continue
-            for sa in subjects_a:
-                for sb in subjects_b:
-                    if run_a == run_b and sa == sb:
-                        continue
+            for sa, context_a in subjects_a:
+                for sb, context_b in subjects_b:
+                    if (run_a == run_b and sa == sb) or context_a != context_b:
+                        continue  # the same subject, or another system/user part beside it
                     comparison = compare_runs(store, run_a, run_b, subjects=[(sa, sb)])
                     found.append(Evidence(run_a, sa, run_b, sb, comparison.verdict))
     return found

@@ -40,6 +40,7 @@ from assay.run.environment import environment_manifest
 from assay.run.evaluation import Eval
 from assay.run.gateway import CallPolicy, Gateway
 from assay.run.subjects import ModelSubject, Subject
+from assay.scale.scorers import Offload, offload_scorers
 from assay.score import scorer_manifest
 from assay.score.judges import judge_manifests
 from assay.store import Store
@@ -72,6 +73,10 @@ class RunOptions:
     ``max_pending`` bounds the finished results held in memory for the writer: when the store
     falls behind, workers wait for it instead of piling results up, so a run's memory does not
     grow with its size (at most two batches of this many results, plus the calls in flight).
+
+    ``executor="ray"`` runs the CPU-bound scorers (``python``, ``embedding``) on a pool of
+    ``workers`` Ray actors (:mod:`assay.scale`), on the cluster at ``ray_address`` or a local
+    runtime; model calls stay here. Results are stored by the same writer either way.
     """
 
     cache: bool = True
@@ -81,6 +86,9 @@ class RunOptions:
     flush_interval: float = 0.05
     max_pending: int = 2048
     redact_pii: bool = False
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,8 @@ class Runner:
         self._resolved: dict[str, tuple[dict[str, None], dict[str, None]]] = {
             s.name: ({}, {}) for s in ev.subjects
         }
+        #: The scorers as applied: CPU-bound ones on Ray actors with executor="ray".
+        self.offload = Offload(ev.scorers)
 
     # -- work ----------------------------------------------------------------------------------
 
@@ -295,7 +305,7 @@ class Runner:
 
     async def _score(self, sample: Sample, output: Output) -> list[Score]:
         scores = []
-        for scorer in self.ev.scorers:
+        for scorer in self.offload.scorers:
             try:
                 scores.append(await scorer.score(sample, output))
             except Exception as exc:  # a broken scorer must not lose the output
@@ -516,7 +526,21 @@ class Runner:
         """Run (or resume) everything; on cancellation flush what finished and mark the run
         interrupted; on ``max_errors`` stop and mark it failed."""
         self._bind()
-        await self._prepare()
+        # Before the run is marked running: a cluster that cannot be reached fails fast.
+        options = self.options
+        base_dir = self.ev.scorer_context.base_dir if self.ev.scorer_context else None
+        self.offload = offload_scorers(  # in this thread: ray.init expects the main one
+            self.ev.scorers,
+            options.executor,
+            ray_address=options.ray_address,
+            workers=options.workers,
+            base_dir=base_dir,
+        )
+        try:
+            await self._prepare()
+        except BaseException:
+            self.offload.close()
+            raise
         if self.on_progress:
             self.on_progress(self.accounting)
         work = self._work()
@@ -594,6 +618,12 @@ class Runner:
             }
         )
         await asyncio.to_thread(self.store.finish_run, self.run_id, self.manifest, status)
+        with contextlib.suppress(Exception):  # ending the actors must not mask the outcome
+            self.offload.close()
+        if status != "running":  # the runs list reads the summary from the store (issue 12)
+            from assay.analyse.summary_cache import refresh_summary
+
+            await asyncio.to_thread(refresh_summary, self.store, self.run_id)
         for thing in (*self.ev.subjects, *self.ev.scorers):
             close = getattr(thing, "aclose", None)
             # Closing connections must not mask the run's outcome.

@@ -42,19 +42,31 @@ def format_path(path: Path_) -> str:
     return out
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], filename: str) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                # PyYAML keeps the last value silently; a spec that says `name:` twice means
+                # one of them by mistake.
+                raise SpecError(
+                    f"duplicate key {key!r} (first on line {seen[key]})",
+                    where=f"{filename}:{line}" + (f" ({format_path(path)})" if path else ""),
+                    fix="keep one of them",
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
             child = (*path, key)
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines)
+            lines[child] = line
+            _walk(value_node, child, lines, filename)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             child = (*path, i)
             lines[child] = item.start_mark.line + 1
-            _walk(item, child, lines)
+            _walk(item, child, lines, filename)
 
 
 def parse_yaml(text: str, filename: str) -> LocatedYaml:
@@ -80,11 +92,27 @@ def parse_yaml(text: str, filename: str) -> LocatedYaml:
             where=f"{filename}:{line}",
             fix="check indentation and quoting on that line (YAML needs spaces, not tabs)",
         ) from None
+    except yaml.reader.ReaderError as exc:  # a control character, before any parsing
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise SpecError(
+            f"invalid YAML: control character #x{exc.character:04x} is not allowed",
+            where=f"{filename}:{line}",
+            fix="remove it (inside double quotes, write it as an escape such as \\x01)",
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", where=filename) from None
+    except RecursionError:
+        raise SpecError(
+            "invalid YAML: nested too deeply", where=filename, fix="flatten the structure"
+        ) from None
     lines: dict[Path_, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        try:
+            _walk(node, (), lines, filename)
+        except RecursionError:
+            raise SpecError(
+                "invalid YAML: nested too deeply", where=filename, fix="flatten the structure"
+            ) from None
     return LocatedYaml(data, lines, filename)
 
 

@@ -171,13 +171,15 @@ class GamedBaseline:
     Same fields as the model's own comparisons: ``preference`` that the gamed version won,
     answer lengths of the baseline and of the gamed version, and item ids (to join
     difficulties). These rows pin the length coefficient, since the gamed answers differ from
-    the baseline's mainly in length.
+    the baseline's mainly in length. ``name`` (e.g. "gpt4_1106_preview_verbose") names the set
+    in errors.
     """
 
     preference: ArrayLike
     baseline_length: ArrayLike
     gamed_length: ArrayLike
     item_ids: ArrayLike
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -325,7 +327,8 @@ def length_controlled_win_rate(
             # Without usable rows the set would silently drop out and the fit would become the
             # unregularised one (17 points off on a system with very short answers, issue 20).
             raise ValueError(
-                f"gamed baseline {index} has no usable rows: all {gp.size} of its preferences "
+                f"gamed baseline {g.name or index} has no usable rows: all {gp.size} of its "
+                "preferences "
                 "are NaN. Give its judged preferences (or preferences predicted from its "
                 "published GLM weights), or pass gamed=() to fit without the gamed-baseline "
                 "prior on purpose"

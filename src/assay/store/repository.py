@@ -45,6 +45,7 @@ from assay.store.engine import (
 )
 from assay.store.migrate import ensure_schema
 from assay.store.run_info import RUN_STATUSES, RunInfo, effective_status
+from assay.store.summaries import forget_summary
 from assay.store.tables import judge_certificates, manifests, response_cache, runs, scores
 from assay.store.tables import results as results_t
 from assay.store.tables import samples as samples_t
@@ -351,6 +352,8 @@ class Store:
                         score_rows = [s for s in score_rows if s["result_id"] in inserted]
                     if score_rows:
                         self._bulk_insert(conn, scores, score_rows)
+                    if inserted:
+                        forget_summary(conn, run_id)
             except IntegrityError:
                 with self._engine.connect() as conn:
                     self._require_run(conn, run_id)
@@ -413,6 +416,8 @@ class Store:
                     score_rows = [s for s in score_rows if s["result_id"] in inserted]
                 if score_rows:
                     self._bulk_insert(conn, scores, score_rows)
+                if inserted:
+                    forget_summary(conn, run_id)
 
     def get_cached(self, key: str) -> Output | None:
         """The cached response for a request key, or ``None``.
@@ -455,6 +460,7 @@ class Store:
                 chunk = ids[start : start + _MAX_IN]
                 conn.execute(delete(scores).where(scores.c.result_id.in_(chunk)))
                 conn.execute(delete(results_t).where(results_t.c.id.in_(chunk)))
+            forget_summary(conn, run_id)
         return len(ids)
 
     def resolved_models(self, run_id: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -503,6 +509,7 @@ class Store:
             updated = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             if updated.rowcount == 0:
                 raise self._unknown_run(run_id)
+            forget_summary(conn, run_id)
             conn.execute(
                 update(manifests)
                 .where(manifests.c.run_id == run_id)
@@ -521,6 +528,7 @@ class Store:
             updated = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             if updated.rowcount == 0:
                 raise self._unknown_run(run_id)
+            forget_summary(conn, run_id)
 
     # -- runs ----------------------------------------------------------------------------------
 

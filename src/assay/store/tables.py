@@ -82,6 +82,7 @@ runs = Table(
     Column("hostname", String, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "started_at"),
+    Index(None, "name", "started_at"),  # 0009: one eval's runs (labels, history)
 )
 
 #: The run's manifest (replaced when the run finishes) and the spec it was run from.
@@ -828,4 +829,32 @@ claims = Table(
     Column("valid_days", Integer, nullable=True),
     Column("measured_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# --- The web UI at scale (issue 12, migration 0009): run labels and the run summary cache.
+
+#: Tags and a note given to a run (``assay run --tag v2 --note "..."``); ``tags_json`` is a list.
+run_labels = Table(
+    "run_labels",
+    metadata,
+    Column("run_id", String, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("tags_json", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: A run's summary (``summarise_run``, as JSON) with its result and error counts, valid while
+#: the run's ``finished_at`` is the one recorded here; the Store deletes the row whenever it
+#: writes the run's results, scores, status or manifest (see assay.store.summaries).
+run_summaries = Table(
+    "run_summaries",
+    metadata,
+    Column("run_id", String, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("n_results", Integer, nullable=False),
+    Column("n_errors", Integer, nullable=False),
+    Column("summary_json", Text, nullable=False),
+    Column("label_json", Text, nullable=True),  # the run's label, see analyse/run_labels.py
+    Column("computed_at", UTCDateTime, nullable=False),
 )

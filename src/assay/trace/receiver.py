@@ -276,8 +276,10 @@ def collector_app(
     from fastapi import FastAPI
 
     from assay import __version__
-    from assay.web.auth import TokenGuard
+    from assay.web.auth import TokenGuard, check_token
 
+    if token:
+        check_token(token)
     app = FastAPI(title="assay collect", version=__version__, docs_url=None, redoc_url=None)
     writer = TraceWriter(store, redact=redact, note=note)
     app.state.trace_writer = writer

@@ -16,17 +16,22 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from assay import __version__
 from assay.analyse import CompareSettings
-from assay.core import AssayError
+from assay.core import AssayError, StoreError
 from assay.store import Store
 from assay.store.run_info import RUN_STATUSES
-from assay.web import views
+from assay.web import browse, planner, sample_views, views
+from assay.web.ab import ab_routers
 from assay.web.assurance import assurance_routers
-from assay.web.auth import TokenGuard
+from assay.web.api_docs import api_docs_router
+from assay.web.auth import SecurityHeaders, TokenGuard, check_token
 from assay.web.costs import cost_routers
+from assay.web.data_pages import data_router
 from assay.web.feedback_api import feedback_router
+from assay.web.history import history_routers
 from assay.web.monitor import monitor_routers
 from assay.web.probe import probe_routers
 from assay.web.registry import registry_routers
@@ -146,12 +151,17 @@ def create_app(
     token: str | None = None,
     redact: bool = True,
     redact_note: str | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The web app over ``store`` (a :class:`Store`, a URL or path, or ``None`` for the default
     store). With ``token``, every request must carry it (see :class:`TokenGuard`). The app also
     receives OTLP/HTTP traces and logs at ``/v1/traces`` and ``/v1/logs``, redacting PII before
     the first write unless ``redact=False`` (recorded with ``redact_note`` in every batch's
-    redaction report)."""
+    redaction report). With ``allowed_hosts`` and no token, a request whose ``Host`` is not
+    one of them gets a 400 (DNS rebinding: see :mod:`assay.web.auth`). Every response carries
+    :data:`assay.web.auth.SECURITY_HEADERS`."""
+    if token:
+        check_token(token)  # here, not at the first request
     store = store if isinstance(store, Store) else Store(store)
     app = FastAPI(
         title="assay",
@@ -159,10 +169,18 @@ def create_app(
         description="Runs, samples, comparisons and plans from the assay store. Every number "
         "comes from the same analysis functions as the `assay` CLI.",
         default_response_class=APIResponse,
+        docs_url=None,  # /docs is assay.web.api_docs: Swagger UI needs a CDN
+        redoc_url=None,
     )
     app.state.store = store
     if token:
         app.add_middleware(TokenGuard, token=token)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # pages of runs and samples: ~5-10x
+    app.add_middleware(SecurityHeaders)
+    if allowed_hosts is not None and not token:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     @app.exception_handler(AssayError)
     async def _assay_error(request: Request, error: AssayError) -> Response:
@@ -201,6 +219,10 @@ def create_app(
         *monitor_routers(store),
         *registry_routers(store),
         *probe_routers(store),
+        *ab_routers(store),
+        *history_routers(store),
+        data_router(store),
+        api_docs_router(),
     ]
     for router in routers:
         app.include_router(router)
@@ -220,17 +242,40 @@ def _api(store: Store) -> APIRouter:
         status: Status | None = None,
         subject: Annotated[str | None, Query(description="A subject name contains.")] = None,
         limit: Limit = 50,
+        offset: Annotated[int, Query(ge=0, le=10**9, description="Skip this many runs.")] = 0,
+        sort: Annotated[
+            Literal["started", "name", "n", "status"], Query(description="Sort key.")
+        ] = "started",
+        order: Annotated[Literal["desc", "asc"], Query(description="Sort order.")] = "desc",
     ) -> list[dict[str, Any]]:
-        return views.list_runs(store, name=name, status=status, subject=subject, limit=limit)
+        return views.list_runs(
+            store,
+            name=name,
+            status=status,
+            subject=subject,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            descending=order == "desc",
+        )
 
     @api.get("/runs/{run}", summary="A run: summary per subject, scorer and slice")
     def run(run: str) -> dict[str, Any]:
         return views.run_page(store, views.resolve_run(store, run))
 
-    @api.get("/runs/{run}/samples", summary="The run's samples, filtered")
+    @api.get("/runs/{run}/samples", summary="The run's samples: searched, filtered, sorted")
     def samples(
         run: str,
+        q: Annotated[
+            str | None, Query(max_length=500, description="Text in the id, input, target, output.")
+        ] = None,
         slice: Annotated[str | None, Query(description="KEY=VALUE")] = None,
+        f: Annotated[
+            list[str] | None, Query(description="SCORER:pass or SCORER:fail; all must hold.")
+        ] = None,
+        sort: Annotated[
+            str | None, Query(description=f"{sample_views.SORTS_HELP}; a leading - for descending")
+        ] = None,
         scorer: str | None = None,
         score_min: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
         score_max: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
@@ -239,13 +284,36 @@ def _api(store: Store) -> APIRouter:
         limit: Limit = 200,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> dict[str, Any]:
-        filters = views.SampleFilter(slice, scorer, score_min, score_max, error, flaky)
+        filters = browse.build_query(
+            search=q,
+            slice=slice,
+            verdicts=f or (),
+            error=error,
+            flaky=flaky,
+            sort=sort,
+            scorer=scorer,
+            score_min=score_min,
+            score_max=score_max,
+        )
         run_id = views.resolve_run(store, run)
-        return views.sample_rows(store, run_id, filters, limit=limit, offset=offset)
+        return sample_views.sample_rows(store, run_id, filters, limit=limit, offset=offset)
 
     @api.get("/runs/{run}/samples/{sample_id}", summary="One sample with every result")
-    def sample(run: str, sample_id: str) -> dict[str, Any]:
-        return views.sample_page(store, views.resolve_run(store, run), sample_id)
+    def sample(
+        run: str,
+        sample_id: str,
+        q: Annotated[str | None, Query(max_length=500)] = None,
+        slice: Annotated[str | None, Query(description="KEY=VALUE")] = None,
+        f: Annotated[list[str] | None, Query(description="SCORER:pass or SCORER:fail")] = None,
+        sort: Annotated[str | None, Query(description="as for the samples list")] = None,
+        error: bool | None = None,
+        flaky: bool | None = None,
+    ) -> dict[str, Any]:
+        """The browser's filters and sort place the sample among its neighbours."""
+        filters = browse.build_query(
+            search=q, slice=slice, verdicts=f or (), error=error, flaky=flaky, sort=sort
+        )
+        return sample_views.sample_page(store, views.resolve_run(store, run), sample_id, filters)
 
     @api.get(
         "/compare/{run_a}/{run_b}",
@@ -287,10 +355,10 @@ def _api(store: Store) -> APIRouter:
         epochs: Annotated[int | None, Query(ge=1, le=1000)] = None,
         budget: Annotated[float | None, Query(gt=0, le=1e12)] = None,
     ) -> dict[str, Any]:
-        form = views.PlanForm(
+        form = planner.PlanForm(
             baseline, target, delta, n, alpha, power, run_a, run_b, scorer, epochs, budget
         )
-        return views.plan_result(store, form)
+        return planner.plan_result(store, form)
 
     @api.get("/certificates", summary="Judge certificates, newest first (assay audit list)")
     def certificates() -> list[dict[str, Any]]:
@@ -341,16 +409,38 @@ def _pages(store: Store) -> APIRouter:
 
     @pages.get("/")
     def runs_page(request: Request) -> HTMLResponse:
+        from assay.web.runs_list import home_page
+
         q = request.query_params
         status = q.get("status") or None
         if status is not None and status not in RUN_STATUSES:
             raise AssayError(f"unknown status {status!r}", where="status")
+        order = q.get("order") or "desc"
+        if order not in ("asc", "desc"):
+            raise AssayError(f"unknown order {order!r}", where="order", fix="use asc or desc")
         filters = {"name": q.get("name") or None, "subject": q.get("subject") or None}
-        runs = views.list_runs(store, status=status, **filters)
+        data = home_page(
+            store,
+            status=status,
+            page=_optional(request, "page", int) or 1,
+            size=_optional(request, "size", int) or 50,
+            sort=q.get("sort") or "started",
+            descending=order == "desc",
+            **filters,
+        )
+
+        def page_query(**changes: Any) -> str:
+            params = {k: v for k, v in q.items() if v}
+            params.update({k: str(v) for k, v in changes.items()})
+            return "/?" + urllib.parse.urlencode(params)
+
         return _html(
             "runs.html",
             title="runs",
-            runs=runs,
+            runs=data["runs"],
+            listing=data,
+            request_args=dict(q),
+            page_query=page_query,
             statuses=RUN_STATUSES,
             filters={**filters, "status": status},
         )
@@ -358,95 +448,123 @@ def _pages(store: Store) -> APIRouter:
     @pages.get("/runs/{run}")
     def run_page(request: Request, run: str) -> HTMLResponse:
         run_id = views.resolve_run(store, run)
+        params = request.query_params
+        filters = browse.query_from(params)
+        limit, offset = browse.paging_from(params)
+        samples = sample_views.sample_rows(store, run_id, filters, limit=limit, offset=offset)
         data = views.run_page(store, run_id)
-        filters = views.SampleFilter(
-            slice=request.query_params.get("slice") or None,
-            scorer=request.query_params.get("scorer") or None,
-            score_min=_optional(request, "score_min", float),
-            score_max=_optional(request, "score_max", float),
-            error=_flag(request, "error"),
-            flaky=_flag(request, "flaky"),
-        )
-        offset = _optional(request, "offset", int) or 0
-        samples = views.sample_rows(store, run_id, filters, offset=max(0, offset))
-
-        def page_query(new_offset: int) -> str:
-            params = dict(request.query_params)
-            params["offset"] = str(max(0, new_offset))
-            return urllib.parse.urlencode(params)
-
+        state = browse.state_pairs(params)
         return _html(
             "run.html",
             title=f"run {run_id}",
             run=data,
             samples=samples,
-            filters=filters,
-            page_query=page_query,
+            state=urllib.parse.urlencode(state),
+            state_items=state,
+            link=lambda **changes: browse.encode([*state, ("limit", str(limit))], **changes),
+            next_sort=browse.next_sort,
+            verdict_of=browse.verdict_of,
+            page_sizes=browse.PAGE_SIZES,
         )
 
     @pages.get("/runs/{run}/samples/{sample_id:path}")
-    def sample_page(run: str, sample_id: str) -> HTMLResponse:
+    def sample_page(request: Request, run: str, sample_id: str) -> HTMLResponse:
         run_id = views.resolve_run(store, run)
-        data = views.sample_page(store, run_id, sample_id)
-        return _html("sample.html", title=f"sample {sample_id}", sample=data)
+        params = request.query_params
+        data = sample_views.sample_page(store, run_id, sample_id, browse.query_from(params))
+        return _html(
+            "sample.html",
+            title=f"sample {sample_id}",
+            sample=data,
+            state=urllib.parse.urlencode(browse.state_pairs(params)),
+        )
 
     @pages.get("/compare")
     def compare_form(request: Request) -> Response:
         a, b = request.query_params.get("a"), request.query_params.get("b")
+        picked = request.query_params.getlist("run")  # the runs list's checkboxes
+        if picked:
+            from assay.analyse.run_labels import oldest_first
+
+            if len(set(picked)) != 2:
+                raise AssayError(
+                    f"pick exactly two runs to compare, not {len(set(picked))}",
+                    where="run",
+                    fix="tick two runs on the runs list, then press Compare selected",
+                )
+            try:
+                a, b = oldest_first(store, sorted(set(picked)))
+            except StoreError as error:
+                raise views.NotFound(error.message, where="run", fix=error.fix) from error
         if a and b:
-            query = {k: v for k, v in request.query_params.items() if k not in ("a", "b")}
+            query = {k: v for k, v in request.query_params.items() if k not in ("a", "b", "run")}
             suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
             target = f"/compare/{urllib.parse.quote(a, safe='')}/{urllib.parse.quote(b, safe='')}"
             return Response(status_code=303, headers={"location": target + suffix})
-        return _html("compare.html", title="compare", runs=store.list_runs(limit=200), cmp=None)
+        from assay.analyse.run_labels import default_pair
+        from assay.store.summaries import run_choices
+
+        default_a, default_b = default_pair(store)
+        return _html(
+            "compare.html",
+            title="compare",
+            runs=run_choices(store, 200),
+            cmp=None,
+            default_a=a or default_a,
+            default_b=b or default_b,
+        )
 
     @pages.get("/compare/{run_a}/{run_b}")
     def compare_page(request: Request, run_a: str, run_b: str) -> HTMLResponse:
+        from assay.store.summaries import run_choices
+        from assay.web import ab
+        from assay.web.compare_view import compare_extras
+        from assay.web.run_memo import MEMO
+
         a, b = views.resolve_run(store, run_a), views.resolve_run(store, run_b)
-        _, data = views.compare_page(
-            store,
-            a,
-            b,
-            scorers=request.query_params.getlist("scorer") or None,
-            slices=request.query_params.getlist("slice") or None,
-            settings=_settings_from(request),
-        )
+        with MEMO.snapshot():  # each run's state read once for this page
+            _, data = views.compare_page(
+                store,
+                a,
+                b,
+                scorers=request.query_params.getlist("scorer") or None,
+                slices=request.query_params.getlist("slice") or None,
+                settings=_settings_from(request),
+            )
+            cmp = _finite(data)
+            base = f"/compare/{urllib.parse.quote(a, safe='')}/{urllib.parse.quote(b, safe='')}"
+            extra = compare_extras(store, cmp, base)
+            options = ab.grid_options(cmp, request.query_params)
+            grid = ab.grid_view(store, cmp, options, request.query_params, base)
         return _html(
             "compare.html",
-            title=f"compare {a} → {b}",
-            runs=store.list_runs(limit=200),
-            cmp=_finite(data),
+            title=extra["headline"],
+            runs=run_choices(store, 200),
+            cmp=cmp,
+            extra=extra,
+            grid=grid,
         )
 
     @pages.get("/plan")
     def plan_page(request: Request) -> HTMLResponse:
-        q = request.query_params
-        form = views.PlanForm(
-            baseline=_optional(request, "baseline", float),
-            target=_optional(request, "target", float),
-            delta=_optional(request, "delta", float),
-            n=_optional(request, "n", int),
-            alpha=_optional(request, "alpha", float) or 0.05,
-            power=_optional(request, "power", float) or 0.8,
-            run_a=q.get("run_a") or None,
-            run_b=q.get("run_b") or None,
-            scorer=q.get("scorer") or None,
-            epochs=_optional(request, "epochs", int),
-            budget=_optional(request, "budget", float),
-        )
         result: dict[str, Any] = {}
-        error = None
+        error = field = None
         status = 200
-        if not form.empty:
-            try:
-                _check_plan_form(form)
-                result = views.plan_result(store, form)
-            except AssayError as problem:
-                error, status = str(problem), _status_of(problem)
+        form = planner.PlanForm()
+        try:
+            form = planner.plan_form(request.query_params)
+            if not form.empty:
+                result = planner.plan_result(store, form)
+        except AssayError as problem:
+            error, status = str(problem), _status_of(problem)
+            field = getattr(problem, "field", None)
         page = render(
             "plan.html",
             title="sample-size planner",
             form=form,
+            typed=request.query_params,
+            fields=planner.PLAN_FIELDS,
+            invalid=field,
             runs=store.list_runs(limit=200),
             result=_finite(result),
             error=error,
@@ -477,6 +595,7 @@ def _pages(store: Store) -> APIRouter:
             title="data lint",
             runs=store.list_runs(limit=200),
             report=_finite(report),
+            groups=views.lint_groups(report) if report else [],
         )
 
     @pages.get("/static/{name}")
@@ -490,21 +609,3 @@ def _pages(store: Store) -> APIRouter:
         )
 
     return pages
-
-
-def _check_plan_form(form: views.PlanForm) -> None:
-    """The planner form's ranges (the API checks the same through its query schema)."""
-    for name in ("baseline", "target"):
-        value = getattr(form, name)
-        if value is not None and not 0 < value < 1:
-            raise AssayError(f"{name} must be a rate strictly between 0 and 1, got {value}")
-    if not 1e-4 <= form.alpha <= 0.5:
-        raise AssayError(f"alpha must be between 0.0001 and 0.5, got {form.alpha}", where="alpha")
-    if not 0.5 <= form.power <= 0.999:
-        raise AssayError(f"power must be between 0.5 and 0.999, got {form.power}", where="power")
-    if form.n is not None and form.n < 2:
-        raise AssayError("n must be at least 2", where="n")
-    if form.epochs is not None and form.epochs < 1:
-        raise AssayError("epochs must be at least 1", where="epochs")
-    if form.budget is not None and form.budget <= 0:
-        raise AssayError("budget must be positive", where="budget")

@@ -1,4 +1,5 @@
-"""The access token ``assay serve`` demands when it listens beyond the loopback interface.
+"""The access token ``assay serve`` demands when it listens beyond the loopback interface, the
+host names it answers to without one, and the security headers on every response.
 
 Checked on every request (pages, API, static files, the OpenAPI schema) before any route runs.
 A client presents it as ``Authorization: Bearer TOKEN``, an ``X-Assay-Token`` header, the
@@ -18,6 +19,69 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "assay_token"
+
+#: Shorter tokens are refused: a token is the only thing between the network and the store.
+MIN_TOKEN_LENGTH = 16
+
+#: The names a browser uses for this machine. Without a token, ``assay serve`` answers only
+#: requests whose ``Host`` is one of these (or an ``--allowed-host``): a page on another site
+#: that rebinds its own name to 127.0.0.1 (DNS rebinding) then gets a 400, not the store.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+#: Sent with every response. Pages load scripts and styles from ``/static`` only (inline
+#: ``style=`` attributes are allowed; inline scripts are not), and no other site may frame them.
+SECURITY_HEADERS = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+def check_token(token: str, where: str = "--token") -> str:
+    """``token`` if it is long enough to guard a store, else an :class:`AssayError`."""
+    from assay.core import AssayError
+
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise AssayError(
+            f"the access token is {len(token)} characters; at least {MIN_TOKEN_LENGTH} are needed",
+            where=where,
+            fix='make one with: python -c "import secrets; print(secrets.token_urlsafe(24))"',
+        )
+    return token
+
+
+def allowed_hosts(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The ``Host`` names served without a token: loopback names plus ``extra`` (each may be
+    a ``*.example.com`` wildcard, as Starlette's ``TrustedHostMiddleware`` reads it)."""
+    return [*LOOPBACK_HOSTS, *(h.strip().lower() for h in extra if h.strip())]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response that does not
+    set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def is_loopback(host: str) -> bool:
@@ -57,6 +121,7 @@ class TokenGuard:
     def __init__(self, app: ASGIApp, token: str) -> None:
         if not token:
             raise ValueError("TokenGuard needs a non-empty token")
+        check_token(token)
         self.app = app
         self._token = token.encode("utf-8")
 

@@ -1,7 +1,9 @@
 """The change-management pages and their JSON API (issue 17): ``/prompts``,
 ``/prompts/{name}`` (versions, diff between versions, blame, promotions and linked runs),
-``/models`` (the inventory with EOL countdowns) and ``/claims`` (claims with their evidence
-status); ``/api/…`` returns what ``assay prompts|models|claims … --json`` prints.
+``/models`` (the inventory with EOL countdowns), ``/claims`` (claims with their evidence
+status) and ``/datasets``, ``/datasets/{name}`` (versions with counts per origin, forced removals
+of incident cases with their reasons, and a diff between two versions); ``/api/…`` returns what
+``assay prompts|models|claims|datasets … --json`` prints.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from assay.web.views import NotFound
 
 Days = Annotated[int, Query(ge=0, le=3650)]
 Ref = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+Version = Annotated[int | None, Query(ge=1, le=1_000_000)]
 
 
 def _not_found(error: AssayError) -> NotFound:
@@ -76,6 +79,27 @@ def claims_data(store: Store) -> list[dict[str, Any]]:
     return [s.to_dict() for s in check_claims(store)]
 
 
+def dataset_data(store: Store, name: str, a: int | None, b: int | None) -> dict[str, Any]:
+    """A dataset's versions (rows left out) and the diff between two of them (default: the
+    last two), as ``assay datasets list NAME --json`` and ``assay datasets diff --json``."""
+    from assay.registry.datasets import diff_rows, get_dataset_version, list_dataset_versions
+
+    versions = list_dataset_versions(store, name)
+    if not versions:
+        raise NotFound(f"no dataset {name!r} in the registry", fix="see /datasets")
+    diff = None
+    if len(versions) > 1 or (a is not None and b is not None):
+        old_n = a if a is not None else versions[-2].version
+        new_n = b if b is not None else versions[-1].version
+        try:
+            old = get_dataset_version(store, f"{name}@{old_n}", where="a")
+            new = get_dataset_version(store, f"{name}@{new_n}", where="b")
+        except AssayError as error:
+            raise _not_found(error) from None
+        diff = diff_rows(store, old.rows, new.rows, (old.ref, new.ref)).to_dict()
+    return {"name": name, "versions": [v.to_dict() for v in versions], "diff": diff}
+
+
 def registry_routers(store: Store) -> list[APIRouter]:
     """The API and page routers of the prompt registry, model inventory and claims."""
     from assay.registry.prompts import list_versions
@@ -98,6 +122,30 @@ def registry_routers(store: Store) -> list[APIRouter]:
     @api.get("/claims", summary="assay claims list --json")
     def claims_api() -> list[dict[str, Any]]:
         return claims_data(store)
+
+    @api.get("/datasets", summary="assay datasets list --json")
+    def datasets_api() -> list[dict[str, Any]]:
+        from assay.registry.datasets import list_dataset_versions
+
+        return [v.to_dict() for v in list_dataset_versions(store)]
+
+    @api.get("/datasets/{name}", summary="a dataset's versions and a diff between two")
+    def dataset_api(name: str, a: Version = None, b: Version = None) -> dict[str, Any]:
+        return dataset_data(store, name, a, b)
+
+    @pages.get("/datasets", response_class=HTMLResponse)
+    def datasets_page() -> HTMLResponse:
+        from assay.registry.datasets import list_dataset_versions
+
+        names: dict[str, list[Any]] = {}
+        for v in list_dataset_versions(store):
+            names.setdefault(v.name, []).append(v.to_dict())
+        return HTMLResponse(render("registry_datasets.html", title="datasets", datasets=names))
+
+    @pages.get("/datasets/{name}", response_class=HTMLResponse)
+    def dataset_page(name: str, a: Version = None, b: Version = None) -> HTMLResponse:
+        data = dataset_data(store, name, a, b)
+        return HTMLResponse(render("registry_dataset.html", title=f"dataset {name}", **data))
 
     @pages.get("/prompts", response_class=HTMLResponse)
     def prompts_page() -> HTMLResponse:

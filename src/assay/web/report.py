@@ -1,5 +1,6 @@
 """``assay report``: one self-contained HTML file with a run's tables and, optionally, a
-comparison with its forest plots. The stylesheet is inlined and the charts are inline SVG, so
+comparison with its forest plots and its most-changed samples (both outputs and their word
+diff). The stylesheet is inlined and the charts are inline SVG, so
 the file opens offline and makes no network request."""
 
 from __future__ import annotations
@@ -26,10 +27,15 @@ def render_report(
     ``run_id`` (A, the baseline) with ``compare_with`` (B, the candidate), the numbers of
     ``assay compare run_id compare_with``."""
     runs = [views.run_page(store, run_id)]
-    cmp = None
+    cmp = extra = pairs = None
     if compare_with is not None:
+        from assay.web import ab
+        from assay.web.compare_view import compare_extras
+
         _, data = views.compare_page(store, run_id, compare_with, settings=settings)
         cmp = _finite(data)
+        extra = compare_extras(store, cmp)
+        pairs = ab.top_pairs(store, cmp)
         runs.append(views.run_page(store, compare_with))
     title = f"run {run_id}" if cmp is None else f"compare {run_id} → {compare_with}"
     return render(
@@ -38,6 +44,8 @@ def render_report(
         title=title,
         runs=runs,
         cmp=cmp,
+        extra=extra,
+        grid=pairs,
         probes=[p for p in (_probe(store, r) for r in (run_id, compare_with) if r) if p],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,

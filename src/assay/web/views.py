@@ -8,10 +8,10 @@ never disagree.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from assay.analyse import (
@@ -22,12 +22,8 @@ from assay.analyse import (
     is_pairwise_run,
     load_scores,
     pairwise_report,
-    plan_from_runs,
-    plan_proportions,
-    run_precision,
-    summarise_run,
 )
-from assay.analyse.scores import NO_LABEL, RunScores
+from assay.analyse.scores import RunScores
 from assay.core import AssayError, StoreError
 from assay.stats import Interval
 from assay.store import RunInfo, Store
@@ -82,28 +78,41 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
     return jsonable(summary.as_dict())
 
 
-def run_overview(store: Store, info: RunInfo) -> dict[str, Any]:
-    """One line of the runs list: identity, dataset, size, status and the overall metrics."""
-    summary = summarise_run(store, info.id)
-    manifest = summary.manifest
+def run_overview(
+    store: Store,
+    info: RunInfo,
+    entry: dict[str, Any] | None = None,
+    label: Any = None,
+) -> dict[str, Any]:
+    """One line of the runs list: identity, dataset, size, status and the overall metrics,
+    read from the run summary cache (:mod:`assay.analyse.summary_cache`; ``entry`` when the
+    caller has it already) and, with ``label``, the run's :class:`RunLabel`."""
+    if entry is None:
+        from assay.analyse.summary_cache import cached_entries
+
+        entry = cached_entries(store, [info])[info.id]
+    overview = entry["overview"]
     return {
         "run": info.model_dump(mode="json"),
-        "dataset": {
-            "name": manifest.dataset.name,
-            "source": manifest.dataset.source,
-            "n_samples": manifest.dataset.n_samples,
-            "content_hash": manifest.dataset.content_hash,
-        },
-        "subjects": [
-            {"name": s.name, "kind": s.kind, "model": s.requested_model} for s in manifest.subjects
-        ],
-        "epochs": manifest.epochs,
-        "pairwise": is_pairwise_run(manifest),
+        "dataset": dict(overview["dataset"]),
+        "subjects": [dict(s) for s in overview["subjects"]],
+        "epochs": overview["epochs"],
+        "pairwise": overview["pairwise"],
         "metrics": [
-            {"subject": m.subject, "scorer": m.scorer, **interval_dict(m.interval)}
-            for m in summary.metrics
-            if m.slice_key is None
+            {
+                "subject": m["subject"],
+                "scorer": m["scorer"],
+                "estimate": m["estimate"],
+                "low": m["low"],
+                "high": m["high"],
+                "n": m["n"],
+                "method": m["method"],
+                "confidence": m["confidence"],
+            }
+            for m in entry["metrics"]
+            if m["slice_key"] is None
         ],
+        "label": None if label is None else label.as_dict(),
     }
 
 
@@ -114,210 +123,63 @@ def list_runs(
     status: str | None = None,
     subject: str | None = None,
     limit: int = 50,
+    offset: int = 0,
+    sort: str = "started",
+    descending: bool = True,
 ) -> list[dict[str, Any]]:
-    """The runs list, newest first, filtered by name and subject substring and by status."""
-    out = []
-    for info in store.list_runs():
-        if name and name.lower() not in info.name.lower():
-            continue
-        if status and info.status != status:
-            continue
-        if subject and not any(subject.lower() in s.lower() for s in info.subjects):
-            continue
-        out.append(run_overview(store, info))
-        if len(out) >= limit:
-            break
-    return out
+    """One page of the runs list (newest first by default), filtered by name and subject
+    substring and by status, sorted and paged in SQL (:func:`assay.store.summaries.page_runs`),
+    each run with its cached summary and its label."""
+    from assay.web.runs_list import list_runs_page
+
+    return list_runs_page(
+        store,
+        name=name,
+        status=status,
+        subject=subject,
+        limit=limit,
+        offset=offset,
+        sort=sort,
+        descending=descending,
+    )["runs"]
 
 
 def run_page(store: Store, run_id: str) -> dict[str, Any]:
-    """A run: its summary (per subject, scorer and slice) and, for a judge run, its report."""
-    summary = summarise_run(store, run_id)
+    """A run: its summary (per subject, scorer and slice) and, for a judge run, its report;
+    the run ``assay compare`` pairs it with by default, its judges' certificate badges (and
+    which of them fail a bias check that a pairwise win rate depends on), and its token, cost
+    and latency totals."""
+    from assay.analyse.run_labels import previous_run
+    from assay.analyse.summary_cache import cached_costs, cached_entries, cached_summary
+    from assay.web.trust import judge_badges
+
+    summary = cached_summary(store, run_id)  # the numbers of summarise_run, kept in the store
     data = summary_dict(summary)
     data["manifest"] = summary.manifest.model_dump(mode="json")
     data["scorers"] = [s.name for s in summary.manifest.scorers]
     data["pairwise"] = (
         pairwise_report(store, run_id).as_dict() if is_pairwise_run(summary.manifest) else None
     )
+    data["previous_run"] = previous_run(store, run_id)
+    badges = judge_badges(store, run_id)
+    data["badges"] = [b.as_dict() for b in badges]
+    data["pairwise_distrust"] = (
+        [b.as_dict() for b in badges if set(b.flags) & PAIRWISE_BIASES] if data["pairwise"] else []
+    )
+    info = store.get_run(run_id)
+    data["costs"] = cached_costs(store, [info], cached_entries(store, [info]))[run_id]
     return data
 
 
 # -- samples ---------------------------------------------------------------------------------
+# The sample browser and the sample page: assay.web.sample_views.
 
-
-@dataclass(frozen=True)
-class SampleFilter:
-    """The sample browser's filters: a slice (``key=value``), a score range on one scorer,
-    errored or not, flaky (answers disagree across epochs) or not."""
-
-    slice: str | None = None
-    scorer: str | None = None
-    score_min: float | None = None
-    score_max: float | None = None
-    error: bool | None = None
-    flaky: bool | None = None
-
-
-def _flaky(store: Store, scores: RunScores) -> set[tuple[str, str]]:
-    """(subject, sample id) pairs that ``assay show --intervals`` lists as flaky."""
-    if not any(len(v) > 1 for per in scores.values.values() for v in per.values()):
-        return set()  # one answer per sample: nothing can disagree
-    out = set()
-    for metric in run_precision(store, scores.run_id, slices=[], n_resamples=0):
-        out.update((metric.subject, f.sample_id) for f in metric.flaky)
-    return out
+#: Certificate flags that make a pairwise win rate untrustworthy.
+PAIRWISE_BIASES = {"position_bias", "length_bias"}
 
 
 def _preview(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def sample_rows(
-    store: Store, run_id: str, filters: SampleFilter, *, limit: int = 200, offset: int = 0
-) -> dict[str, Any]:
-    """The sample browser: one row per sample with each subject's scores over its epochs."""
-    scores = load_scores(store, run_id)
-    scorers = scores.scorers
-    if filters.scorer is not None and filters.scorer not in scorers:
-        raise NotFound(
-            f"run {run_id} has no scorer {filters.scorer!r}",
-            where="scorer",
-            fix=f"scorers of this run: {', '.join(scorers) or '(none)'}",
-        )
-    slice_key = slice_value = None
-    if filters.slice:
-        slice_key, sep, slice_value = filters.slice.partition("=")
-        if not sep or not slice_key:
-            raise AssayError(
-                f"cannot read slice filter {filters.slice!r}", where="slice", fix="write KEY=VALUE"
-            )
-    flaky = _flaky(store, scores)
-    rows = []
-    for sample in scores.samples.values():
-        if slice_key is not None and scores.slice_label(sample.id, slice_key) != slice_value:
-            continue
-        subjects = []
-        for subject in scores.subjects:
-            values = {s: scores.per_sample(subject, s).get(sample.id) for s in scorers}
-            subjects.append(
-                {
-                    "subject": subject,
-                    "scores": values,
-                    "error": sample.id in scores.errored.get(subject, set()),
-                    "flaky": (subject, sample.id) in flaky,
-                }
-            )
-        errored = any(s["error"] for s in subjects)
-        is_flaky = any(s["flaky"] for s in subjects)
-        if filters.error is not None and errored != filters.error:
-            continue
-        if filters.flaky is not None and is_flaky != filters.flaky:
-            continue
-        if filters.score_min is not None or filters.score_max is not None:
-            scorer = filters.scorer or (scorers[0] if scorers else None)
-            means = [
-                sum(v) / len(v) for s in subjects if (v := s["scores"].get(scorer)) is not None
-            ]
-            low = -math.inf if filters.score_min is None else filters.score_min
-            high = math.inf if filters.score_max is None else filters.score_max
-            if not any(low <= m <= high for m in means):
-                continue
-        rows.append(
-            {
-                "id": sample.id,
-                "input": _preview(sample.input_text),
-                "target": None if sample.target is None else ", ".join(sample.targets),
-                "slices": {k: scores.slice_label(sample.id, k) for k in scores.manifest.slices},
-                "subjects": subjects,
-                "error": errored,
-                "flaky": is_flaky,
-            }
-        )
-    slices = {
-        key: sorted({scores.slice_label(i, key) for i in scores.samples} - {NO_LABEL})
-        for key in scores.manifest.slices
-    }
-    return {
-        "run_id": run_id,
-        "scorers": scorers,
-        "subjects": scores.subjects,
-        "slices": slices,
-        "total": len(rows),
-        "offset": offset,
-        "limit": limit,
-        "rows": rows[offset : offset + limit],
-    }
-
-
-def _pairwise_view(sample_metadata: dict[str, Any], output_metadata: dict[str, Any]) -> Any:
-    """A pairwise judge result's two outputs and every verdict, in both presentation orders."""
-    verdict = output_metadata.get("pairwise")
-    if not isinstance(verdict, dict):
-        return None
-    pair = sample_metadata.get("pair") or {}
-    orders = {"ab": "A shown first", "ba": "B shown first"}
-    judges = []
-    for judge in verdict.get("judges", []):
-        judges.append(
-            {
-                "judge": judge.get("judge"),
-                "winner": judge.get("winner"),
-                "consistent": judge.get("consistent"),
-                "preference": judge.get("preference"),
-                "verdicts": [
-                    {**v, "order_label": orders.get(v.get("order"), v.get("order"))}
-                    for v in judge.get("verdicts", [])
-                ],
-            }
-        )
-    return {
-        "a": pair.get("a"),
-        "b": pair.get("b"),
-        "winner": verdict.get("winner"),
-        "preference": verdict.get("preference"),
-        "consistency": verdict.get("consistency"),
-        "error": verdict.get("error"),
-        "judges": judges,
-    }
-
-
-def sample_page(store: Store, run_id: str, sample_id: str) -> dict[str, Any]:
-    """One sample of a run: input, target, metadata and provenance, and every subject's result
-    in every epoch (output, scores, usage, latency, model), with judge verdicts in both orders
-    for a pairwise judge run."""
-    sample = next((s for s in store.get_samples(run_id) if s.id == sample_id), None)
-    if sample is None:
-        raise NotFound(
-            f"run {run_id} has no sample {sample_id!r}",
-            where="sample",
-            fix=f"browse the run's samples at /runs/{run_id}",
-        )
-    results = [r for r in store.iter_results(run_id) if r.sample_id == sample_id]
-    metadata = {k: v for k, v in sample.metadata.items() if k != "pair"}
-    out_results = []
-    for result in results:
-        data = result.model_dump(mode="json")
-        data["pairwise"] = (
-            _pairwise_view(sample.metadata, result.output.metadata)
-            if result.output is not None
-            else None
-        )
-        out_results.append(data)
-    return {
-        "run_id": run_id,
-        "sample": {
-            "id": sample.id,
-            "input": sample.input_text,
-            "messages": [m.model_dump() for m in sample.messages],
-            "targets": list(sample.targets),
-            "metadata": metadata,
-            "cluster": sample.cluster,
-            "provenance": sample.provenance.model_dump(mode="json"),
-            "content_hash": sample.content_hash(),
-        },
-        "pair": sample.metadata.get("pair"),
-        "results": out_results,
-    }
 
 
 # -- comparisons -----------------------------------------------------------------------------
@@ -326,26 +188,36 @@ def sample_page(store: Store, run_id: str, sample_id: str) -> dict[str, Any]:
 def flipped_samples(
     scores_a: RunScores, scores_b: RunScores, comparison: RunComparison
 ) -> list[dict[str, Any]]:
-    """Per compared pass/fail metric, the samples that passed in one run and failed in the
-    other (McNemar's discordant pairs, whose counts the comparison reports)."""
+    """Per compared pass/fail metric (every score 0 or 1, whatever the number of epochs), the
+    samples that passed in one run and failed in the other, by the majority of their epochs
+    (:mod:`assay.analyse.ab`). With one epoch these are McNemar's discordant pairs, whose
+    counts the comparison reports."""
+    from assay.analyse import ab
+
+    def side(scores: RunScores, subject: str) -> ab.EpochScores:
+        values = {
+            scorer: per
+            for (s, scorer), per in scores.values.items()
+            if s == subject and scorer in scores.scorers
+        }
+        errored = scores.errored.get(subject, set())
+        ids = {i for per in values.values() for i in per} | errored
+        return ab.EpochScores(values, ids, dict.fromkeys(errored, 1))
+
     out = []
     for m in comparison.metrics:
-        if not m.aggregate.binary:
+        ea, eb = side(scores_a, m.subject_a), side(scores_b, m.subject_b)
+        pairs = ab.sample_pairs(ea, eb, [m.scorer])
+        if not pairs or not pairs[0].scores[m.scorer].binary:
             continue
-        va = scores_a.per_sample(m.subject_a, m.scorer)
-        vb = scores_b.per_sample(m.subject_b, m.scorer)
-        fixed, broken = [], []
-        for sample_id in sorted(set(va) & set(vb)):
-            a, b = va[sample_id][0], vb[sample_id][0]
-            if a < b:
-                fixed.append(sample_id)
-            elif a > b:
-                broken.append(sample_id)
+        fixed, broken = ab.flips(pairs, m.scorer)
         out.append(
             {
                 "subject_a": m.subject_a,
                 "subject_b": m.subject_b,
                 "scorer": m.scorer,
+                "epochs_a": m.epochs_a,
+                "epochs_b": m.epochs_b,
                 "fixed": fixed,
                 "broken": broken,
             }
@@ -364,93 +236,35 @@ def compare_page(
 ) -> tuple[RunComparison, dict[str, Any]]:
     """``assay compare`` for two runs (the same function, settings and defaults), plus the
     samples that flipped. The dict is ``RunComparison.to_dict()`` (what ``--json`` prints)
-    with a ``flipped`` key added."""
-    scores_a, scores_b = load_scores(store, run_a), load_scores(store, run_b)
-    comparison = compare_scores(
-        scores_a,
-        scores_b,
-        scorers=list(scorers) if scorers else None,
-        slices=list(slices) if slices else None,
-        settings=settings,
-    )
-    data = comparison.to_dict()
-    from assay.analyse.run_costs import priced_cost_delta
+    with ``cost`` (:func:`assay.analyse.run_costs.priced_cost_delta`, as the CLI adds it) and
+    ``flipped`` keys added.
 
-    data["cost"] = priced_cost_delta(store, comparison.run_a.id, comparison.run_b.id)
-    data["flipped"] = flipped_samples(scores_a, scores_b, comparison)
-    return comparison, data
+    The result is kept while neither run changes (:class:`assay.web.run_memo.RunMemo`), so the
+    page, its grid and its sample pages do not recompute the comparison on every request."""
+    from assay.web.run_memo import MEMO
 
+    scorer_list = tuple(scorers) if scorers else None
+    slice_list = tuple(slices) if slices else None
 
-# -- planning --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanForm:
-    """The planner's inputs, as ``assay plan`` takes them."""
-
-    baseline: float | None = None
-    target: float | None = None
-    delta: float | None = None
-    n: int | None = None
-    alpha: float = 0.05
-    power: float = 0.8
-    run_a: str | None = None
-    run_b: str | None = None
-    scorer: str | None = None
-    epochs: int | None = None
-    budget: float | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.baseline is None and self.run_a is None and self.run_b is None
-
-
-def plan_result(store: Store, form: PlanForm) -> dict[str, Any]:
-    """What ``assay plan --json`` prints for the same inputs: ``proportions`` (two independent
-    rates) and/or ``paired`` (a paired design estimated from two runs)."""
-    if form.target is not None and form.baseline is None:
-        raise AssayError("a target needs a baseline", where="target", fix="add baseline 0.82")
-    if form.target is not None and form.delta is not None:
-        raise AssayError("give a target or a difference, not both", where="delta")
-    if (form.run_a is None) != (form.run_b is None):
-        raise AssayError("a paired plan needs two runs", where="run_a/run_b", fix="name both")
-    out: dict[str, Any] = {}
-    if form.baseline is not None and (form.target is not None or form.n is not None):
-        out["proportions"] = jsonable(
-            plan_proportions(
-                form.baseline, form.target, n=form.n, alpha=form.alpha, power=form.power
-            )
+    def compute() -> tuple[RunComparison, dict[str, Any]]:
+        scores_a, scores_b = load_scores(store, run_a), load_scores(store, run_b)
+        comparison = compare_scores(
+            scores_a,
+            scores_b,
+            scorers=list(scorer_list) if scorer_list else None,
+            slices=list(slice_list) if slice_list else None,
+            settings=settings,
         )
-    if form.run_a is not None and form.run_b is not None:
-        difference = form.delta
-        if difference is None and form.target is not None and form.baseline is not None:
-            difference = form.target - form.baseline
-        if difference is None:
-            raise AssayError(
-                "a paired plan needs the difference to detect",
-                where="delta",
-                fix="give baseline and target, or a difference such as 0.03",
-            )
-        out["paired"] = jsonable(
-            plan_from_runs(
-                store,
-                resolve_run(store, form.run_a),
-                resolve_run(store, form.run_b),
-                delta=difference,
-                scorer=form.scorer,
-                epochs=form.epochs,
-                budget=form.budget,
-                alpha=form.alpha,
-                power=form.power,
-            )
-        )
-    if not out:
-        raise AssayError(
-            "nothing to plan",
-            where="plan",
-            fix="give baseline 0.82 and target 0.85 (or n 400), or two runs and a difference",
-        )
-    return out
+        data = comparison.to_dict()
+        from assay.analyse.run_costs import priced_cost_delta
+
+        data["cost"] = priced_cost_delta(store, comparison.run_a.id, comparison.run_b.id)
+        data["flipped"] = flipped_samples(scores_a, scores_b, comparison)
+        return comparison, data
+
+    key = ("compare", scorer_list, slice_list, settings or CompareSettings())
+    comparison, data = MEMO.get(store, (run_a, run_b), key, compute)
+    return comparison, copy.deepcopy(data)
 
 
 # -- judge certificates and data lint --------------------------------------------------------
@@ -494,3 +308,16 @@ def lint_run_dataset(store: Store, run_id: str) -> dict[str, Any]:
     data: dict[str, Any] = report.as_dict()
     data["run_id"] = run_id
     return data
+
+
+def lint_groups(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lint report's smells for the page: consecutive smells of one code and severity in
+    one group (the report's order kept), so 60 duplicate pairs make one card, not 60."""
+    groups: list[dict[str, Any]] = []
+    for smell in report.get("smells", []):
+        last = groups[-1] if groups else None
+        if last and (last["code"], last["severity"]) == (smell["code"], smell["severity"]):
+            last["smells"].append(smell)
+        else:
+            groups.append({"code": smell["code"], "severity": smell["severity"], "smells": [smell]})
+    return groups

@@ -12,11 +12,11 @@ results are merged in corpus order, so the report is the same whatever ``jobs`` 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from assay.data.contamination.sources import (
     read_unit,
     training_files,
 )
+
+if TYPE_CHECKING:
+    from assay.scale import Executor
 
 #: A document within a scan: an id (text) or (unit number, line/row within the unit).
 _Key = str | tuple[int, int]
@@ -225,43 +228,24 @@ class _Matcher:
         self._open_pairs = {}
 
 
-# -- processes -------------------------------------------------------------------------------
-
-_WORKER: tuple[_Matcher, CorpusOptions] | None = None
+# -- one work unit, on any executor ----------------------------------------------------------
 
 
-def _init_worker(index: EvalIndex, options: CorpusOptions, batch: int, max_dirty: int) -> None:
-    global _WORKER
-    _WORKER = (_Matcher(index, batch, max_dirty), options)
+@dataclass(frozen=True)
+class ScanJob:
+    """What every work unit of a scan shares: the eval index and how to read and batch the
+    corpus. An executor ships it once per worker (a fork, or Ray's object store)."""
+
+    index: EvalIndex
+    options: CorpusOptions
+    batch_bytes: int = 8 << 20
+    max_dirty_rows: int = 10_000
 
 
-def _run_unit(unit: WorkUnit) -> _Partial:
-    assert _WORKER is not None, "worker not initialised"
-    matcher, options = _WORKER
-    return matcher.scan_unit(unit, options)
-
-
-def _partials(
-    index: EvalIndex,
-    units: list[WorkUnit],
-    options: CorpusOptions,
-    jobs: int,
-    batch_bytes: int,
-    max_dirty_rows: int,
-) -> Iterator[_Partial]:
-    if jobs <= 1 or len(units) <= 1:
-        matcher = _Matcher(index, batch_bytes, max_dirty_rows)
-        for unit in units:
-            yield matcher.scan_unit(unit, options)
-        return
-    # fork: the workers inherit the index instead of unpickling a copy of it each.
-    context = multiprocessing.get_context("fork")
-    with context.Pool(
-        processes=min(jobs, len(units)),
-        initializer=_init_worker,
-        initargs=(index, options, batch_bytes, max_dirty_rows),
-    ) as pool:
-        yield from pool.imap(_run_unit, units, chunksize=1)
+def scan_unit(job: ScanJob, unit: WorkUnit) -> _Partial:
+    """Scan one work unit (a shard of the corpus) against the index: the matching logic every
+    executor runs. Units are independent, so their results can be merged in corpus order."""
+    return _Matcher(job.index, job.batch_bytes, job.max_dirty_rows).scan_unit(unit, job.options)
 
 
 # -- public entry point ----------------------------------------------------------------------
@@ -277,6 +261,7 @@ def scan_corpus(
     unit_bytes: int = 32 << 20,
     max_dirty_rows: int = 10_000,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ContaminationReport:
     """Scan training files against an eval index and report overlap per eval sample.
 
@@ -285,10 +270,15 @@ def scan_corpus(
     and hashed at once per process, so peak memory is about ``jobs × 20 × batch_bytes`` plus
     the index, whatever the corpus size. ``progress(done_bytes, total_bytes)`` is called after
     each work unit. Raises :class:`~assay.core.DatasetError` for unreadable training files.
+    ``executor``: where units run (:mod:`assay.scale`; e.g. Ray tasks); ``jobs`` is then
+    ignored. The report is the same, row for row, on every executor and for every ``jobs``.
     """
+    from assay.scale import LocalExecutor
+
     options = options or CorpusOptions()
     if jobs <= 0:
         jobs = os.cpu_count() or 1
+    executor = executor or LocalExecutor(jobs)
     began = time.perf_counter()
     files = training_files(train, options)
     units = plan_units(files, options, unit_bytes)
@@ -299,9 +289,8 @@ def scan_corpus(
     dirty: list[DirtyRow] = []
     n_dirty = documents = scanned = done = 0
     offsets: dict[str, int] = {}
-    for unit, part in zip(
-        units, _partials(index, units, options, jobs, batch_bytes, max_dirty_rows), strict=True
-    ):
+    job = ScanJob(index, options, batch_bytes, max_dirty_rows)
+    for unit, part in zip(units, executor.map(scan_unit, job, units), strict=True):
         label = unit.file.label
         offset = offsets.get(label, 0)
         offsets[label] = offset + part.records
@@ -319,6 +308,8 @@ def scan_corpus(
             hits.docs = [(o, u, s, name(k), g) for o, u, s, k, g in hits.docs]
             state = merged.get(sample)
             if state is None:
+                # Own copies: results from Ray's object store are read-only views.
+                hits.covered, hits.grams = hits.covered.copy(), hits.grams.copy()
                 merged[sample] = hits
                 continue
             state.covered |= hits.covered
@@ -343,7 +334,7 @@ def scan_corpus(
             documents=documents,
             bytes=scanned,
             seconds=time.perf_counter() - began,
-            jobs=jobs,
+            jobs=executor.workers,
         ),
         training=tuple(f.label for f in files),
     )

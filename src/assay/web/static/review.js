@@ -139,6 +139,8 @@
 
   buttons.forEach(function (b) { b.addEventListener("click", function () { choose(b.dataset.choice); }); });
   document.getElementById("submit").addEventListener("click", submit);
+  // The form is sent by submit() (JSON to /api/review); never as a page load.
+  document.getElementById("label-form").addEventListener("submit", function (event) { event.preventDefault(); });
   document.getElementById("next").addEventListener("click", function () { show(index + 1); });
   document.getElementById("prev").addEventListener("click", function () { show(index - 1); });
 

@@ -1,0 +1,276 @@
+"""Reading the substrate from the spans: one ``GROUP BY`` (value, hour) per kind.
+
+:func:`assay.monitor.substrate.detect_from_traces` turns these rows — ``(key, value, first
+time, count)`` per key, value and hour — into events. The LLM spans' columns (requested and
+resolved model, ``system_fingerprint``, ``max_tokens``) are read in one scan and their
+attributes (prompt version labels, temperature) in another (``json_each`` on SQLite,
+``jsonb_each_text`` on PostgreSQL), then projected per kind in Python.
+
+**Prompt content.** Besides the version label, the hash of each call's prompt text (a template
+attribute, else the system message that opens its input; :func:`prompt_content_hash`), keyed
+by the label (``content of p-v1``), so a prompt edited under an unchanged label is an event.
+A system message that embeds per-request text (retrieved context, a user's name) is no
+template: only keys whose commonest content carries :data:`TEMPLATE_SHARE` of their calls are
+watched, and only contents with :data:`MIN_TEMPLATE_SPANS` calls and :data:`MATERIAL_SHARE` of
+them count as versions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from assay.monitor.signals import json_attribute
+from assay.monitor.spec import Route
+from assay.store.tables import retrievals, spans, traces
+
+#: Attributes that carry a prompt's version (the simulator's, GenAI-style, OpenInference's and
+#: Langfuse's).
+PROMPT_KEYS = (
+    "app.prompt.version",
+    "gen_ai.prompt.version",
+    "gen_ai.prompt.name",
+    "llm.prompt_template.version",
+    "prompt.version",
+    "langfuse.prompt.version",
+)
+#: Prompt content (a system message) counts as a template when its commonest value carries at
+#: least this share of the key's spans; a content is a version when it carries at least
+#: :data:`MIN_TEMPLATE_SPANS` spans and :data:`MATERIAL_SHARE` of them.
+TEMPLATE_SHARE = 0.5
+MIN_TEMPLATE_SPANS = 3
+MATERIAL_SHARE = 0.02
+
+TEMPERATURE = "gen_ai.request.temperature"
+
+
+def _hour(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.date_trunc("hour", column)
+    return func.strftime("%Y-%m-%d %H", column)
+
+
+def _route_join(query: Any, route: Route, since: datetime, until: datetime) -> Any:
+    query = query.where(spans.c.start_time >= since, spans.c.start_time < until)
+    if route.route is not None:
+        query = query.where(traces.c.route == route.route)
+    if route.environment is not None:
+        query = query.where(traces.c.environment == route.environment)
+    if route.service is not None:
+        query = query.where(traces.c.service == route.service)
+    return query
+
+
+def _grouped(
+    conn: Connection,
+    key: Any,
+    value: Any,
+    route: Route,
+    since: datetime,
+    until: datetime,
+    *where: Any,
+) -> list[tuple[str, str, datetime, int]]:
+    hour = _hour(spans.c.start_time, conn.dialect.name)
+    query = (
+        select(key, value, func.min(spans.c.start_time), func.count())
+        .select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
+        .where(value.is_not(None), key.is_not(None), *where)
+        .group_by(key, value, hour)
+    )
+    query = _route_join(query, route, since, until)
+    out = []
+    for k, v, first, count in conn.execute(query):
+        if isinstance(first, str):  # SQLite aggregates come back as text
+            first = datetime.fromisoformat(first).replace(tzinfo=UTC)
+        elif first.tzinfo is None:
+            first = first.replace(tzinfo=UTC)
+        out.append((str(k), str(v), first, int(count)))
+    return out
+
+
+def _llm_rows(
+    conn: Connection, route: Route, since: datetime, until: datetime, llm: Any
+) -> list[tuple[Any, ...]]:
+    """(requested, resolved, fingerprint, max_tokens, hour, first, count) of the LLM spans."""
+    hour = _hour(spans.c.start_time, conn.dialect.name)
+    cols = (
+        spans.c.model_requested,
+        spans.c.model_resolved,
+        spans.c.system_fingerprint,
+        spans.c.request_max_tokens,
+    )
+    query = (
+        select(*cols, hour, func.min(spans.c.start_time), func.count())
+        .select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
+        .where(llm)
+        .group_by(*cols, hour)
+    )
+    query = _route_join(query, route, since, until)
+    return [(*r[:5], _aware(r[5]), int(r[6])) for r in conn.execute(query)]
+
+
+def _attribute_rows(
+    conn: Connection,
+    route: Route,
+    since: datetime,
+    until: datetime,
+    llm: Any,
+    keys: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """(attribute, value, requested model, hour, first, count) for the ``keys`` the LLM spans
+    carry, from one scan (``json_each`` / ``jsonb_each_text``)."""
+    from sqlalchemy import cast, true
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        each = (
+            func.jsonb_each_text(cast(spans.c.attributes_json, JSONB))
+            .table_valued("key", "value")
+            .lateral()
+        )
+    else:
+        each = func.json_each(spans.c.attributes_json).table_valued("key", "value")
+    hour = _hour(spans.c.start_time, dialect)
+    query = (
+        select(
+            each.c.key,
+            each.c.value,
+            spans.c.model_requested,
+            hour,
+            func.min(spans.c.start_time),
+            func.count(),
+        )
+        .select_from(spans.join(traces, traces.c.id == spans.c.trace_id).join(each, true()))
+        .where(llm, each.c.key.in_(list(keys)), each.c.value.is_not(None))
+        .group_by(each.c.key, each.c.value, spans.c.model_requested, hour)
+    )
+    query = _route_join(query, route, since, until)
+    return [(*r[:4], _aware(r[4]), int(r[5])) for r in conn.execute(query)]
+
+
+def _project(rows: Iterable[tuple[Any, ...]], pick: Any) -> list[tuple[str, str, datetime, int]]:
+    """(key, value, first, count) per key, value and hour from finer rows whose last three
+    fields are (hour, first, count); ``pick`` maps a row to its (key, value) (None: skip)."""
+    merged: dict[tuple[str, str, Any], list[Any]] = {}
+    for row in rows:
+        picked = pick(row)
+        if len(picked) != 2 or picked[0] is None or picked[1] is None:
+            continue
+        key = (str(picked[0]), str(picked[1]), row[-3])
+        first, count = row[-2], row[-1]
+        if key in merged:
+            merged[key][0] = min(merged[key][0], first)
+            merged[key][1] += count
+        else:
+            merged[key] = [first, count]
+    return [(k, v, first, n) for (k, v, _), (first, n) in merged.items()]
+
+
+def prompt_content_hash(text: str) -> str:
+    """The first 12 hex digits of the SHA-256 of a prompt's text (its system message or
+    template, whitespace at the ends trimmed)."""
+    import hashlib
+
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
+def _prompt_content_rows(
+    conn: Connection, route: Route, since: datetime, until: datetime, llm: Any
+) -> list[tuple[str, str, datetime, int]]:
+    """Per prompt, the hash of the prompt *content* the LLM spans carried (a template attribute,
+    else the system message that opens the input), keyed by the prompt's version label (or the
+    requested model when the spans carry none): a prompt edited under an unchanged version
+    label is a ``prompt`` event whose key reads ``content of <version>``."""
+    from sqlalchemy import and_, case, cast, literal
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        first = cast(spans.c.input_json, JSONB).op("->")(literal(0))
+        role, content = first.op("->>")(literal("role")), first.op("->>")(literal("content"))
+    else:
+        role = func.json_extract(spans.c.input_json, "$[0].role")
+        content = func.json_extract(spans.c.input_json, "$[0].content")
+    system = case((and_(spans.c.input_json.like("[%"), role == "system"), content), else_=None)
+    templates = [
+        json_attribute(spans.c.attributes_json, k, dialect)
+        for k in ("gen_ai.prompt.template", "llm.prompt_template.template", "prompt.template")
+    ]
+    text = func.coalesce(*templates, system)
+    versions = [json_attribute(spans.c.attributes_json, k, dialect) for k in PROMPT_KEYS]
+    key = literal("content of ") + func.coalesce(*versions, spans.c.model_requested, "prompt")
+    rows = _grouped(conn, key, text, route, since, until, llm)
+    totals: Counter[str] = Counter()
+    per_value: Counter[tuple[str, str]] = Counter()
+    for k, v, _, n in rows:
+        totals[k] += n
+        per_value[(k, v)] += n
+    # A template repeats; a system message that embeds per-request text (retrieved context, the
+    # user's name) does not. Only keys whose commonest content carries most of their traffic
+    # are templated, and only contents that carry a material share of it are versions.
+    templated = {
+        k
+        for k, total in totals.items()
+        if max(n for (kk, _), n in per_value.items() if kk == k) >= TEMPLATE_SHARE * total
+    }
+    return [
+        (k, prompt_content_hash(v), first_time, n)
+        for k, v, first_time, n in rows
+        if k in templated
+        and per_value[(k, v)] >= max(MIN_TEMPLATE_SPANS, MATERIAL_SHARE * totals[k])
+    ]
+
+
+def _retrieval_rows(
+    conn: Connection, column: Any, route: Route, since: datetime, until: datetime
+) -> list[tuple[str, str, datetime, int]]:
+    from sqlalchemy import and_, literal
+
+    hour = _hour(spans.c.start_time, conn.dialect.name)
+    query = (
+        select(literal(column.name), column, func.min(spans.c.start_time), func.count())
+        .select_from(
+            retrievals.join(
+                spans,
+                and_(
+                    spans.c.trace_id == retrievals.c.trace_id,
+                    spans.c.span_id == retrievals.c.span_id,
+                ),
+            ).join(traces, traces.c.id == spans.c.trace_id)
+        )
+        .where(column.is_not(None))
+        .group_by(column, hour)
+    )
+    query = _route_join(query, route, since, until)
+    return [(str(k), str(v), _aware(first), int(c)) for k, v, first, c in conn.execute(query)]
+
+
+def _deploy_rows(
+    conn: Connection, route: Route, since: datetime, until: datetime
+) -> list[tuple[str, str, datetime, int]]:
+    """The ``service.version`` of the traces' resources (a deploy)."""
+    dialect = conn.dialect.name
+    version = json_attribute(traces.c.attributes_json, "service.version", dialect)
+    hour = _hour(traces.c.start_time, dialect)
+    key = func.coalesce(traces.c.service, "service")
+    query = (
+        select(key, version, func.min(traces.c.start_time), func.count())
+        .where(version.is_not(None), traces.c.start_time >= since, traces.c.start_time < until)
+        .group_by(key, version, hour)
+    )
+    if route.route is not None:
+        query = query.where(traces.c.route == route.route)
+    if route.environment is not None:
+        query = query.where(traces.c.environment == route.environment)
+    return [(str(k), str(v), _aware(first), int(c)) for k, v, first, c in conn.execute(query)]
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
