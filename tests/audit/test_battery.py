@@ -285,3 +285,36 @@ def test_self_preference_magnitude_covers_the_planted_value(audited):
     planted = sum(lifts) / len(lifts)
     check = certificate.check("self_preference")
     assert check.low <= planted <= check.high, (planted, check.figure, check.low, check.high)
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_length_control_inside_the_audit_meets_c2_on_an_equal_quality_pair(tmp_path, seed):
+    """C2 through the battery (issue 20): two systems of equal ability, one padded with filler
+    (always the longer), a judge that likes length. Raw ≈ 0.7; the length-controlled rate must
+    be 0.5 ± 0.05 (it was 7.1% when only the padded-copy rows pinned the length term)."""
+    spec = world(tmp_path, seed=seed, judges={"demo": JUDGES["lengthy"]}).read_text()
+    spec_path = tmp_path / "equal.yaml"
+    spec_path.write_text(spec.replace("ability: 0.6, verbosity: 30", "ability: 1.2, verbosity: 30"))
+    with Store(str(tmp_path / "equal.db")) as store:
+        outcome = run(load_eval(spec_path), db=store)
+        config = AuditConfig(
+            judge="sim/demo",
+            runs=[f"{outcome.run_id}:concise", f"{outcome.run_id}:wordy"],
+            context=scorer_context_from_spec(spec_path),
+            max_samples=240,
+        )
+        check = audit_judge(store, config).certificate.check("length_bias")
+    raw, lc = check.details["raw_win_rate"], check.details["lc_win_rate"]
+    assert raw > 0.6, raw  # the longer side wins on length alone
+    assert lc == pytest.approx(0.5, abs=0.05), (raw, lc)
+    assert check.details["lc_low"] <= 0.5 <= check.details["lc_high"]
+    assert check.details["matched_rows"] == 240
+
+
+def test_length_control_inside_the_audit_keeps_a_real_quality_gap(audited):
+    """The wordy system is also the weaker one (ability 0.6 vs 1.2): at equal length it wins
+    about 44% (σ(0.6)·(1−σ(1.2)) + half the ties), so LC stays below 50% and below raw."""
+    _, certificates, _, _ = audited
+    check = certificates["lengthy"].check("length_bias")
+    lc = check.details["lc_win_rate"]
+    assert 0.35 < lc < 0.49 and lc < check.details["raw_win_rate"]
