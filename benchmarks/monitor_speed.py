@@ -19,6 +19,9 @@ pass's peak traced Python memory on a separate run with ``--memory``), and on it
 the ratio pass/floor of the medians. Target (issue 14): ≤ 3× the floor and under 10 s.
 
     python benchmarks/monitor_speed.py --repeat 3
+
+Measured (2 cores shared with other work, 2026-12-04): pass median 193 s (180–243), floor
+median 30 s (28–33), ratio 6.4×, peak RSS 260 MiB; the target is not met (docs/design.md).
 """
 
 from __future__ import annotations

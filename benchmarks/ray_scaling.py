@@ -12,9 +12,15 @@ later runs. Then scans it:
 
 Each Ray report must equal the local one row for row (every sample's overlap, band, n-gram
 count and best documents; the dirty rows; document and byte counts): the script exits 1 if
-not. It prints MB/s for each (the median and range of ``--repeat`` scans) and, as its last
-line, the 2-vs-1-worker throughput ratio. Cluster start-up is not timed; the scan is, from the
-first task to the merged report (object-store upload of the index included).
+not. It prints MB/s for each (the median and range of ``--repeat`` scans; the 1- and 2-worker
+clusters alternate, so a change in the machine's load hits both alike) and, as its last line,
+the 2-vs-1-worker throughput ratio. Cluster start-up is not timed; the scan is, from the first
+task to the merged report (object-store upload of the index included).
+
+On a shared machine the ratio says as much about the neighbours as about Ray, so each Ray
+scan also reports the cores its workers actually got: the CPU seconds (user + system, from
+/proc) of every process under the cluster's raylets, divided by the scan's wall time, and the
+load average when it started.
 
     python benchmarks/ray_scaling.py                 # 2 GB
     python benchmarks/ray_scaling.py --size 256MB --repeat 3
@@ -23,6 +29,7 @@ first task to the merged report (object-store upload of the index included).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -63,6 +70,39 @@ def corpus(folder: Path, mb: int, seed: int) -> tuple[Path, Path]:
     else:
         print(f"reusing the corpus under {where}")
     return where / "eval.jsonl", where / "train.jsonl"
+
+
+def _worker_cpu_seconds(roots: set[int]) -> float:
+    """CPU seconds (user + system) of the live processes below ``roots`` (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid in cpu:
+        ancestor = parent.get(pid)
+        while ancestor and ancestor not in roots:
+            ancestor = parent.get(ancestor)
+        if ancestor in roots:
+            total += cpu[pid]
+    return total
+
+
+def _raylets(cluster) -> set[int]:  # type: ignore[no-untyped-def]
+    pids = set()
+    for node in cluster.list_all_nodes():
+        for info in node.all_processes.get("raylet", []):
+            pids.add(info.process.pid)
+    return pids
 
 
 def same_rows(a, b) -> bool:  # type: ignore[no-untyped-def]
@@ -115,30 +155,43 @@ def main() -> int:
     )
     print(show("local executor, 1 process", local_rates), flush=True)
 
-    medians: dict[int, float] = {}
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    cores: dict[int, list[float]] = {1: [], 2: []}
     equal = True
+    for _ in range(args.repeat):
+        for workers in (1, 2):
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+            try:
+                for _ in range(workers):
+                    cluster.add_node(num_cpus=1)
+                cluster.wait_for_nodes()
+                roots = _raylets(cluster)
+                load = os.getloadavg()[0]
+                with make_executor("ray", ray_address=cluster.address, workers=workers) as ex:
+                    cpu_before = _worker_cpu_seconds(roots)
+                    report = scan_corpus(index, [train_path], unit_bytes=unit, executor=ex)
+                    got = (_worker_cpu_seconds(roots) - cpu_before) / report.corpus.seconds
+            finally:
+                if ray.is_initialized():
+                    ray.shutdown()
+                cluster.shutdown()
+            same = same_rows(local, report)
+            equal &= same
+            rate = report.corpus.bytes / 1e6 / report.corpus.seconds
+            rates[workers].append(rate)
+            cores[workers].append(got)
+            print(
+                f"  ray, {workers} worker node(s): {rate:.1f} MB/s; workers got {got:.2f} cores "
+                f"({rate / max(got, 1e-9):.1f} MB/s per core; load average {load:.1f} at start); "
+                + ("equals the local scan row for row" if same else "DIFFERS from the local scan"),
+                flush=True,
+            )
+    medians = {k: statistics.median(v) for k, v in rates.items()}
     for workers in (1, 2):
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-        try:
-            for _ in range(workers):
-                cluster.add_node(num_cpus=1)
-            cluster.wait_for_nodes()
-            with make_executor("ray", ray_address=cluster.address, workers=workers) as executor:
-                rates, report = timed(
-                    lambda executor=executor: scan_corpus(
-                        index, [train_path], unit_bytes=unit, executor=executor
-                    ),
-                    args.repeat,
-                )
-        finally:
-            if ray.is_initialized():
-                ray.shutdown()
-            cluster.shutdown()
-        same = same_rows(local, report)
-        equal &= same
-        medians[workers] = statistics.median(rates)
-        verdict = "equals the local scan row for row" if same else "DIFFERS from the local scan"
-        print(show(f"ray, {workers} worker node(s)", rates) + f"; {verdict}", flush=True)
+        print(
+            show(f"ray, {workers} worker node(s)", rates[workers])
+            + f"; {statistics.median(cores[workers]):.2f} cores obtained (median)"
+        )
 
     print(
         f"bands: {local.band_counts()}; {local.n_dirty_rows} dirty training rows; "  # type: ignore[attr-defined]

@@ -74,3 +74,32 @@ def test_precision_lists_flaky_samples_and_splits_the_variance(store):
     assert overall.bootstrap_percentile.method == "cluster-bootstrap-percentile"
     assert overall.bootstrap_bca.low <= overall.default.estimate <= overall.bootstrap_bca.high
     assert {r.group for r in rows} == {"all", "topic=x", "topic=y"}
+
+
+def test_intervals_on_a_rate_stay_within_0_and_1(store):
+    # B4 (issue 20): pass/fail answered over 5 epochs gives per-sample rates such as 0.8; a t
+    # or clustered interval on those crossed 100% (102%) near a perfect score.
+    scores = {f"s{i}": [1.0] * 5 for i in range(6)}
+    scores["s0"] = [1.0, 1.0, 1.0, 1.0, 0.0]
+    clusters = {sid: f"doc{int(sid[1:]) % 3}" for sid in scores}
+    write_run(store, "B", {("m", "exact"): scores}, clusters=clusters)
+    (row,) = run_precision(store, "B", n_resamples=200)
+    from assay.stats import clustered_interval, t_interval
+
+    means = np.array([np.mean(v) for v in scores.values()])
+    assert t_interval(means).high > 1  # what was shown before
+    assert clustered_interval(means, np.array(list(clusters.values()))).high > 1
+    for interval in (row.default, row.clustered):
+        assert 0.0 <= interval.low <= interval.estimate <= interval.high == 1.0
+    assert row.default.estimate == pytest.approx(29 / 30)
+    # `assay show` (the run summary) uses the same bounded interval.
+    from assay.analyse import summarise_run
+
+    shown = summarise_run(store, "B").metric("m", "exact")
+    assert shown.interval.high == 1.0 and shown.interval.low >= 0.0
+    # A score that is not a rate is left alone.
+    write_run(
+        store, "S", {("m", "judge"): {f"s{i}": [2.0, 9.0][i % 2 : i % 2 + 1] for i in range(4)}}
+    )
+    (scale,) = run_precision(store, "S", n_resamples=0)
+    assert scale.default.high > 1

@@ -105,14 +105,23 @@ def test_clean_judge_gets_a_clean_certificate(audited):
     ("judge", "flag"),
     [
         ("positional", "position_bias"),
-        ("lengthy", "length_bias"),
+        # C1: padding wins ~90%, so the length-loving judge is also gameable (issue 20).
+        ("lengthy", ("gameable", "length_bias")),
         ("gullible", "gameable"),
         ("vain", "self_preference"),
     ],
 )
 def test_each_planted_defect_is_named_alone(audited, judge, flag):
     _, certificates, _, _ = audited
-    assert certificates[judge].flags == [flag]
+    assert sorted(certificates[judge].flags) == sorted([flag] if isinstance(flag, str) else flag)
+
+
+def test_a_judge_that_padding_wins_is_gameable_and_blocks(audited):
+    store, certificates, _, _ = audited
+    verbosity = certificates["lengthy"].check("verbosity_attack")
+    assert verbosity.flag == "gameable" and verbosity.low > 0.55
+    assert store.get_certificate(certificates["lengthy"].id).blocking_flags == ["gameable"]
+    assert certificates["clean"].check("verbosity_attack").flag is None
 
 
 def test_gameable_names_the_injection_canaries(audited):

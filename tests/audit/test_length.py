@@ -69,7 +69,12 @@ def test_errors_are_left_out_and_counted_and_tiny_input_is_skipped():
 
 def test_verbosity_attack_rule():
     fail = verbosity_check([1.0] * 40 + [0.0] * 10)
-    assert (fail.verdict, fail.flag, fail.figure) == ("fail", "length_bias", 0.8)
+    # C1: padding that adds nothing and wins significantly beyond 55% makes the judge gameable.
+    assert (fail.verdict, fail.flag, fail.figure) == ("fail", "gameable", 0.8)
+    assert "gameable" in fail.message
+    # Above 50% but not clearly beyond the tolerance: a warning, no blocking flag.
+    close = verbosity_check([1.0] * 33 + [0.0] * 17)
+    assert close.low < 0.55 < close.figure and (close.verdict, close.flag) == ("warn", None)
     assert fail.low > 0.55 and fail.details["interval_method"] == "wilson"
     fair = verbosity_check([0.5] * 30 + [1.0] * 5 + [0.0] * 15 + [math.nan] * 3)
     assert (fair.verdict, fair.flag) == ("pass", None)

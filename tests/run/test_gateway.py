@@ -7,7 +7,7 @@ import pytest
 
 from assay.core import Output, ProviderError
 from assay.run import CallPolicy, Gateway
-from assay.run.limits import AdaptiveLimiter, CircuitBreaker, TokenBucket
+from assay.run.limits import AdaptiveLimiter, CircuitBreaker, ServerPause, TokenBucket
 
 
 class FakeTime:
@@ -89,6 +89,60 @@ async def test_retry_after_is_honoured_and_pauses_the_endpoint():
     assert t.slept[0] >= 7.5
     # 16 halved by the 429, then +1/8 for the success that followed.
     assert gw.stats.overloads == 1 and gw.limiter.limit == pytest.approx(8.125)
+
+
+async def test_a_stray_429_among_successes_delays_only_its_own_request():
+    """Issue 20 §9: a random 429 with Retry-After must not idle the whole endpoint."""
+    t = FakeTime()
+    gw = Gateway("p", CallPolicy(max_retries=1, backoff_base=0.001), clock=t.clock, sleep=t.sleep)
+    ok, _ = failing([])
+    for _ in range(19):  # the endpoint answers most calls
+        await gw.call(ok)
+    fn, calls = failing(
+        [
+            ProviderError(
+                "429", error_class="rate_limited", retryable=True, retry_after=1.0, status=429
+            )
+        ]
+    )
+    start = t.now
+    await gw.call(fn)
+    assert calls["n"] == 2 and t.now - start >= 1.0  # that request waited for Retry-After
+    assert gw.pause.until == 0.0 and gw.paused_total == 0.0  # nobody else did
+    assert gw.status() is None
+
+
+def test_concurrent_429s_extend_one_shared_pause_to_the_latest_deadline():
+    t = FakeTime()
+    pause = ServerPause(clock=t.clock)
+    for i in range(10):  # ten calls in flight all answered 429 within 45 ms
+        t.now = i * 0.005
+        pause.record(1.0)
+    assert pause.until == pytest.approx(1.045)  # max(now + Retry-After), not 10 seconds
+    assert pause.paused_total == pytest.approx(1.045)
+    t.now = 0.5
+    pause.record(2.0)  # a longer ask moves the one deadline
+    assert pause.until == pytest.approx(2.5) and pause.paused_total == pytest.approx(2.5)
+    assert pause.remaining() == pytest.approx(2.0)
+
+
+def test_the_endpoint_pauses_when_at_least_half_the_recent_replies_throttle():
+    t = FakeTime()
+    pause = ServerPause(clock=t.clock)
+    for i in range(6):
+        t.now = i * 0.01
+        pause.record(None)
+    for i in range(5):  # 5 of 11 in the last second: not yet
+        t.now = 0.1 + i * 0.01
+        pause.record(1.0)
+    assert pause.until == 0.0
+    t.now = 0.2
+    pause.record(1.0)  # 6 of 12: the server throttles broadly
+    assert pause.until == pytest.approx(1.2)
+    t.now = 5.0  # replies older than the Retry-After window no longer count
+    pause.record(None)
+    pause.record(1.0)
+    assert pause.until == pytest.approx(6.0)
 
 
 async def test_timeout_becomes_a_retryable_timeout_error():

@@ -253,3 +253,39 @@ def test_cli_redact_pii_flag_and_cost_line_with_judges(tmp_path):
     assert manifest.redaction == REDACTION_NOTE
     # The cost line names subjects and judges apart (the judge graded the one sample).
     assert "subjects: " in proc.stderr and "judges: 1 calls" in proc.stderr
+
+
+async def test_pii_in_the_specs_own_prompt_and_system_text_is_redacted_too(tmp_path):
+    """Issue 20 §9: PII written in a spec's ``prompt`` (inline or in a prompt file), its
+    ``system`` text or a judge's rubric reaches neither the stored manifest nor the report."""
+    from assay.web.report import render_report
+
+    (tmp_path / "prompt.txt").write_text(f"Reply to {EMAIL} about: {{{{ input }}}}\n")
+    spec = (
+        "name: pii-prompt\nredact_pii: true\ndataset:\n  samples:\n"
+        '    - {id: a, input: "hello", target: "x"}\n'
+        "subjects:\n"
+        "  - name: filed\n    model: sim/atlas-large\n    prompt: prompt.txt\n"
+        f"    system: 'You are the assistant of Bob, phone {PHONE}.'\n"
+        "  - name: inline\n    model: sim/atlas-large\n"
+        f"    prompt: 'Card on file {CARD}. Question: {{{{ input }}}}'\n"
+        "scorers: [exact, {rubric: {judge: sim/judge-fair, scale: 5, "
+        f"rubric: 'penalise any mention of {EMAIL}', system: 'Judge for {PHONE}.'}}}}]\n"
+    )
+    db = tmp_path / "spec.db"
+    store = Store(str(db))
+    try:
+        ev = eval_from_yaml_text(spec, base_dir=tmp_path, filename="e.yaml")
+        outcome = await run_async(ev, db=store)
+        manifest = store.get_manifest(outcome.run_id)
+        html = render_report(store, outcome.run_id)
+    finally:
+        store.close()
+    assert outcome.status == "completed"
+    templates = " ".join(s.prompt_template or "" for s in manifest.subjects)
+    assert "<EMAIL_1>" in templates and "<PHONE_1>" in templates and "<CARD_1>" in templates
+    assert "Reply to" in templates and "Question:" in templates  # only the PII is replaced
+    texts = manifest.model_dump_json() + html
+    assert [p for p in PLANTED if p.lower() in texts.lower()] == []
+    assert [p for p in PLANTED if p.lower().encode() in file_bytes(db)] == []
+    assert all(s.prompt_hash for s in manifest.subjects)  # the identity of the text is kept

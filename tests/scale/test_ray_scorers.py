@@ -109,21 +109,6 @@ async def wait_for(runner: Runner, done: int, timeout: float = 60) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_scores_on_ray_actors_equal_the_local_run(cluster, project, local_scores):
-    store = Store(str(project / "ray.db"))
-    runner = Runner(build(project), store, options=ray_options(cluster))
-    outcome = await runner.run()
-    assert outcome.status == "completed" and outcome.n_errors == 0
-    assert stored(store, outcome.run_id) == local_scores
-    # The python scorer ran on the actors, the exact scorer (cheap) here; the manifest and the
-    # spec hash are those of a local run, so either executor can resume the other's run.
-    moved = [type(s).__name__ == "RayScorer" for s in runner.offload.scorers]
-    assert moved == [True, False]
-    assert [s.name for s in outcome.manifest.scorers] == ["graded", "exact"]
-    assert runner.offload.pool is None  # the actors were ended with the run
-    store.close()
-
-
 async def test_killing_a_worker_mid_run_loses_nothing(cluster, project, local_scores):
     store = Store(str(project / "killed.db"))
     runner = Runner(build(project), store, options=ray_options(cluster))
@@ -138,8 +123,14 @@ async def test_killing_a_worker_mid_run_loses_nothing(cluster, project, local_sc
     outcome = await task
     assert done_at_kill < N_SAMPLES and restarted != victim
     assert outcome.status == "completed" and outcome.n_errors == 0, outcome.error_classes
+    # Every score is the local run's (a lost call would be an error score), stored once.
     assert stored(store, outcome.run_id) == local_scores
     assert set(keys(store, outcome.run_id).values()) == {1}
+    # The python scorer ran on the actors, the exact scorer (cheap) here; the manifest and the
+    # spec hash are those of a local run, so either executor can resume the other's run.
+    assert [type(s).__name__ == "RayScorer" for s in runner.offload.scorers] == [True, False]
+    assert [s.name for s in outcome.manifest.scorers] == ["graded", "exact"]
+    assert runner.offload.pool is None  # the actors were ended with the run
     store.close()
 
 

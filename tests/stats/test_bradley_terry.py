@@ -44,12 +44,11 @@ def _aligned(fit, values):
 
 def test_ratings_recover_the_true_order_and_intervals_cover_the_true_differences():
     # 40 worlds (seed 41), a judge with a planted position bias γ = 0.8, 300 bootstrap refits
-    # each. Measured: Kendall τ mean 0.994 (min 0.93); 95% percentile intervals of the 28
-    # differences θ_i − θ_j cover the truth in 93.3% of the 1,120 checks. The 28 checks of a
-    # world share its estimation error, so 40 worlds pin coverage only to about ±1.5 points:
-    # the band is 92-97%. A larger run (80 other worlds, tests/stats notes in the report):
-    # 94.7% with γ = 0.8 and 95.8% with γ = 0; bootstrap SDs match the spread of the
-    # estimates across worlds (0.15 vs 0.12-0.18 logits).
+    # each. Measured: Kendall τ mean 0.994 (min 0.93); the 95% intervals (estimate ± z·SD of
+    # the refits) of the 28 differences θ_i − θ_j cover the truth in 94.9% of the 1,120
+    # checks. The percentile intervals of the same refits covered 93.3% here: see the module
+    # docstring of assay.stats.bradley_terry. A larger run with the same estimator
+    # (/tmp experiment, recorded in docs/design.md): 95.1% over 300 worlds at seed 7 (γ = 0.8).
     rng = np.random.default_rng(41)
     taus, covered = [], []
     iu = np.triu_indices(8, 1)
@@ -61,7 +60,7 @@ def test_ratings_recover_the_true_order_and_intervals_cover_the_true_differences
         low, high = _aligned(fit, fit.difference_low), _aligned(fit, fit.difference_high)
         covered.extend((low[iu] <= true_diff[iu]) & (true_diff[iu] <= high[iu]))
     assert np.mean(taus) >= 0.9 and min(taus) >= 0.85
-    assert 0.92 <= np.mean(covered) <= 0.97
+    assert 0.94 <= np.mean(covered) <= 0.96
 
 
 def test_a_position_biased_judge_does_not_move_the_ratings_when_both_orders_are_used():

@@ -95,3 +95,35 @@ def test_wilson_equals_statsmodels_proportion_confint():
                 low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
                 assert ci.low == pytest.approx(low, abs=1e-12)
                 assert ci.high == pytest.approx(high, abs=1e-12)
+
+
+def test_clip_to_unit_keeps_rates_in_0_1_without_losing_coverage():
+    # B4 (issue 20): per-sample pass rates over 5 epochs near 100%; the t interval passes 1.
+    import numpy as np
+
+    from assay.stats import Interval, clip_to_unit, t_interval
+
+    rates = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.8])
+    raw = t_interval(rates)
+    clipped = clip_to_unit(raw)
+    assert raw.high > 1 and clipped.high == 1.0 and clipped.low == raw.low
+    assert clipped.estimate == raw.estimate and clipped.method == raw.method
+    inside = Interval(0.5, 0.4, 0.6, 10, "wilson")
+    assert clip_to_unit(inside) is inside
+    undefined = Interval(1.0, float("nan"), float("nan"), 1, "t")
+    assert clip_to_unit(undefined) is undefined
+    # Coverage by simulation: 6 samples x 5 epochs at a true rate of 0.97. Clipping never
+    # turns a covering interval into a missing one, so coverage is identical, and every
+    # clipped interval lies in [0, 1].
+    rng = np.random.default_rng(20)
+    covered_raw = covered_clipped = 0
+    for _ in range(2000):
+        means = rng.binomial(5, 0.97, size=6) / 5
+        a = t_interval(means)
+        b = clip_to_unit(a)
+        if np.isnan(a.low):
+            continue
+        assert 0.0 <= b.low <= b.high <= 1.0
+        covered_raw += a.low <= 0.97 <= a.high
+        covered_clipped += b.low <= 0.97 <= b.high
+    assert covered_raw == covered_clipped

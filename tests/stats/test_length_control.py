@@ -167,7 +167,9 @@ def test_a_gamed_baseline_without_usable_rows_is_an_error_not_a_silent_refit():
     with pytest.raises(ValueError, match="gamed baseline 0 has no usable rows"):
         length_controlled_win_rate(pref, model, baseline, gamed=[empty], item_ids=ids)
     named = GamedBaseline(empty.preference, baseline, baseline * 2, ids, name="base_verbose")
-    with pytest.raises(ValueError, match=r"gamed baseline base_verbose has no usable rows.*gamed=\(\)"):
+    with pytest.raises(
+        ValueError, match=r"gamed baseline base_verbose has no usable rows.*gamed=\(\)"
+    ):
         length_controlled_win_rate(pref, model, baseline, gamed=[named], item_ids=ids)
     # Fitting without the prior stays possible, on purpose.
     assert 0 < length_controlled_win_rate(pref, model, baseline, item_ids=ids).win_rate < 1

@@ -8,14 +8,8 @@ import pytest
 
 from assay.core import Message, Output, Sample, SampleResult, Score, ScorerManifest, Usage
 from assay.store import Store
-from assay.store.sample_query import (
-    SampleBrowser,
-    SampleQuery,
-    get_sample,
-    like_pattern,
-    runs_with_sample,
-    sample_results,
-)
+from assay.store.sample_lookup import get_sample, runs_with_sample, sample_results
+from assay.store.sample_query import SampleBrowser, SampleQuery, like_pattern
 
 SAMPLES = [
     Sample(id="s01", input="What is 2+2?", target="4", metadata={"topic": "add"}),

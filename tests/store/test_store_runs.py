@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from sqlalchemy import update
 
 from assay.core import StoreError
 from assay.store import Store
-from assay.store.tables import runs
+from assay.store.leases import lease_key
+from assay.store.tables import store_settings
 
 
 def _dead_pid() -> int:
@@ -21,9 +24,14 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _set(store: Store, run_id: str, **values: object) -> None:
+def _lease(store: Store, run_id: str, owner: str, expires_ms: int) -> None:
+    """Write run ``run_id``'s lease as another process would have left it."""
     with store.engine.begin() as conn:
-        conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        conn.execute(
+            update(store_settings)
+            .where(store_settings.c.key == lease_key(run_id))
+            .values(value=f"{expires_ms:015d} {owner}")
+        )
 
 
 def test_list_runs_newest_first_with_counts(store: Store, build) -> None:  # type: ignore[no-untyped-def]
@@ -109,21 +117,24 @@ def test_runs_started_in_the_same_instant_order_by_creation(store: Store, build)
 
 
 def test_a_running_run_whose_process_died_is_interrupted(store: Store, build) -> None:  # type: ignore[no-untyped-def]
-    store.create_run(build.manifest("run-live"), [], n_planned=1)
-    store.create_run(build.manifest("run-dead", started_at=build.at(1)), [], n_planned=1)
-    store.create_run(build.manifest("run-away", started_at=build.at(2)), [], n_planned=1)
-    store.create_run(build.manifest("run-done", started_at=build.at(3)), [], n_planned=1)
-    dead = _dead_pid()
-    _set(store, "run-dead", pid=dead)
-    _set(store, "run-away", pid=dead, hostname="some-other-host")  # cannot tell: trust it
-    _set(store, "run-done", pid=dead)
-    store.finish_run("run-done", build.manifest("run-done", started_at=build.at(3)), "completed")
+    """A run's liveness is its lease (assay.store.leases): a dead process of this host, an
+    expired lease or none at all make it ``interrupted``; another host's live lease is trusted
+    until it expires."""
+    host = socket.gethostname()
+    for minutes, run_id in enumerate(("run-live", "run-dead", "run-away", "run-gone", "run-done")):
+        store.create_run(build.manifest(run_id, started_at=build.at(minutes)), [], n_planned=1)
+    later = int(time.time() * 1000) + 600_000
+    _lease(store, "run-dead", f"{host}:{_dead_pid()}:0badf00d", later)
+    _lease(store, "run-away", "some-other-host:1:0badf00d", later)  # PID 1 in a container
+    _lease(store, "run-gone", "some-other-host:1:0badf00d", int(time.time() * 1000) - 1)
+    store.finish_run("run-done", build.manifest("run-done", started_at=build.at(4)), "completed")
 
     statuses = {r.id: r.status for r in store.list_runs()}
     assert statuses == {
         "run-live": "running",  # this very process
         "run-dead": "interrupted",
         "run-away": "running",
+        "run-gone": "interrupted",
         "run-done": "completed",
     }
     assert store.get_run("run-dead").status == "interrupted"

@@ -109,9 +109,20 @@ def test_headline_names_the_worst_regressed_slice():
         ],
     }  # fmt: skip
     assert headline(cmp, "v1", "v2") == "v2 vs v1: mixed: slice regression, sequences −6.8 pts"
+    cmp["verdict"] = cmp["metrics"][0]["verdict"] = "regressed"
+    assert headline(cmp, "v1", "v2") == "v2 vs v1: regressed, exact +1.0 pts"
     cmp["verdict"] = cmp["metrics"][0]["verdict"] = "improved"
     cmp["metrics"][0]["regressed_slices"] = []
     assert headline(cmp, "v1", "v2") == "v2 vs v1: improved, exact +1.0 pts"
+    cmp["verdict"] = "underpowered"
+    assert headline(cmp, "v1", "v2") == "v2 vs v1: underpowered"
+    # Two metrics that disagree about the worst slice: the headline names the scorer.
+    cmp["verdict"] = cmp["metrics"][0]["verdict"] = "mixed: slice regression"
+    cmp["metrics"][0]["regressed_slices"] = ["slice=sequences"]
+    other = {**cmp["metrics"][0], "scorer": "includes", "regressed_slices": []}
+    other["groups"] = [*other["groups"][:1], {**other["groups"][1], "difference": -0.01}]
+    cmp["metrics"].append(other)
+    assert headline(cmp, "v1", "v2").endswith("sequences −6.8 pts (exact)")
 
 
 def test_method_text_follows_the_analysis():
@@ -130,8 +141,8 @@ def test_ab_sample_page_shows_both_outputs_and_their_diff(demo_store, client):
     assert page.status_code == 200
     sides = rows_of(page.text, "ab-side")
     assert [r["data-side"] for r in sides.rows] == ["A", "B"]
-    assert row["output_a"] in " ".join(sides.texts[0])
-    assert row["output_b"] in " ".join(sides.texts[1])
+    plain = rows_of(page.text, "plain-output")
+    assert [" ".join(t) for t in plain.texts] == [row["output_a"], row["output_b"]]
     assert "<del>" in page.text and "<ins>" in page.text and "data-diff-toggle" in page.text
     assert f'href="/runs/{demo_store.v1}/samples/{row["sample_id"]}"' in page.text
     assert f'href="/runs/{demo_store.v2}/samples/{row["sample_id"]}"' in page.text

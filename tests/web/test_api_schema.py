@@ -43,6 +43,11 @@ def test_api_has_no_server_errors(api_schema, demo_store):  # type: ignore[no-un
                             params[name] = b if name == "run_b" else a
                 if "sample_id" in (case.path_parameters or {}):
                     case.path_parameters["sample_id"] = "q0001"
+                if "eval_name" in (case.path_parameters or {}):
+                    case.path_parameters["eval_name"] = "demo-qa"
+                if case.query and "by" in case.query:  # the A/B grid: a real scorer and pair
+                    case.query["by"] = "exact"
+                    case.query["pair"] = 0
             response = case.call()
             case.validate_response(response, checks=[not_a_server_error, content_type_conformance])
             assert response.headers["content-type"][0].startswith("application/json")
@@ -54,7 +59,8 @@ def test_api_has_no_server_errors(api_schema, demo_store):  # type: ignore[no-un
         no_success = ("/api/plan", "/api/certificates/{cert_id}", "/api/traces/{trace_id}")
         # Nor monitor passes nor alerts (tested in tests/web/test_monitor_browser.py).
         no_success += ("/api/monitor/routes/{route}", "/api/alerts/{alert_id}/ack")
-        no_success += ("/api/prompts/{name}",)  # no prompt registry (tests/web/test_registry_…)
+        # No prompt or dataset registry in the demo (tests/web/test_registry_browser.py has both).
+        no_success += ("/api/prompts/{name}", "/api/datasets/{name}")
         # The demo's runs are not probes (a probe run's page is tested in tests/probe).
         no_success += ("/api/runs/{run}/probe",)
         if operation.path not in no_success and not operation.path.endswith("/promote"):

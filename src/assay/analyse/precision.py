@@ -20,6 +20,7 @@ from assay.stats import (
     EpochVariance,
     Interval,
     bootstrap_interval,
+    clip_to_unit,
     cluster_bootstrap_interval,
     clustered_interval,
     epoch_variance,
@@ -156,6 +157,11 @@ def _precision(
             bca = bootstrap_interval(
                 means, method="bca", n_resamples=n_resamples, confidence=confidence, seed=seed
             )
+    if ids and all(v in (0.0, 1.0) for i in ids for v in per_sample[i]):
+        # A rate (pass/fail answers, averaged over epochs): t and clustered intervals on the
+        # per-sample pass rates can cross 0 or 1 (issue 20: 102%); a rate's interval cannot.
+        default = clip_to_unit(default)
+        clustered = None if clustered is None else clip_to_unit(clustered)
     epochs = None
     flaky: list[FlakySample] = []
     counts = [len(per_sample[i]) for i in ids]

@@ -90,14 +90,23 @@ def pairwise_verdicts(store: Store, run_ids: Sequence[str]) -> tuple[dict[str, l
                     order, winner = single.get("order"), single.get("winner")
                     if order not in ("ab", "ba") or winner not in ("a", "b", "tie"):
                         continue
-                    out["first"].append(sides.get(order[0], order[0]))
-                    out["second"].append(sides.get(order[1], order[1]))
+                    out["first"].append(_side(pair, order[0], sides))
+                    out["second"].append(_side(pair, order[1], sides))
                     out["outcome"].append(
                         0.5 if winner == "tie" else 1.0 if winner == order[0] else 0.0
                     )
                     out["group"].append(f"{run_id}/{result.sample_id}/{judge.get('judge')}")
                     out["length"].append(lengths[order[0]] - lengths[order[1]])
     return out, errors
+
+
+def _side(pair: dict[str, Any], key: str, sides: dict[str, str]) -> str:
+    """A side's system: ``RUN:SUBJECT`` from the pair's own record (an arena round mixes
+    pairs of systems), else the run's ``sides``."""
+    item = pair.get(key) or {}
+    if item.get("run") and item.get("subject"):
+        return f"{item['run']}:{item['subject']}"
+    return sides.get(key, key)
 
 
 def rate_systems(

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from assay.analyse.judges import JudgeFlag, judge_flags
+from assay.analyse.panels import PanelReport, panel_reports
 from assay.core import RunManifest
-from assay.stats import Interval, mean_interval
+from assay.stats import Interval, clip_to_unit, mean_interval
 from assay.store import RunInfo, Store
 
 
@@ -58,8 +59,11 @@ class RunSummary:
     slices: list[str]
     metrics: list[MetricSummary] = field(default_factory=list)
     subjects: list[SubjectCounts] = field(default_factory=list)
-    #: Judge warnings (``judge_changed``, ``same_lineage_judge``) from the manifest.
+    #: Judge warnings (``judge_changed``, ``same_lineage_judge``) from the manifest, and
+    #: ``correlated_panel`` from the panels.
     flags: list[JudgeFlag] = field(default_factory=list)
+    #: n_eff of each panel scorer (B5), per subject.
+    panels: list[PanelReport] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (``assay show --json``; NaN bounds become ``None``)."""
@@ -77,6 +81,7 @@ class RunSummary:
         return {
             "run": self.run.model_dump(mode="json"),
             "flags": [f.as_dict() for f in self.flags],
+            "panels": [p.as_dict() for p in self.panels],
             "slices": self.slices,
             "subjects": [vars(s) for s in self.subjects],
             "metrics": [
@@ -101,6 +106,13 @@ class RunSummary:
         raise KeyError((subject, scorer, group))
 
 
+def _interval(values: list[float], confidence: float, rate: bool) -> Interval:
+    """:func:`mean_interval` of per-sample means; for pass/fail scores (a rate, B4) clipped
+    to [0, 1] (epoch averages such as 0.6 get a t interval, which can pass 100%)."""
+    interval = mean_interval(values, confidence)
+    return clip_to_unit(interval) if rate else interval
+
+
 def _finite(x: Any) -> Any:
     return None if isinstance(x, float) and math.isnan(x) else x
 
@@ -123,6 +135,11 @@ def summarise_run(
     n_results: dict[str, int] = defaultdict(int)
     errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     scorer_names = [s.name for s in manifest.scorers]
+    # Panels (B5): every member's grade, and each result's scorer values for the reference.
+    has_panel = any(j.name.endswith("]") for j in manifest.judges)
+    members: dict[tuple[str, str], list[tuple[Any, Any]]] = defaultdict(list)
+    by_result: dict[tuple[str, Any], dict[str, float]] = {}
+    judged: set[str] = set()
     for result in store.iter_results(run_id):
         n_results[result.subject] += 1
         if result.error_class:
@@ -136,6 +153,15 @@ def summarise_run(
                 ungraded[key] += 1
             else:
                 values[key][result.sample_id].append(score.value)
+            if has_panel:
+                where = (result.sample_id, result.epoch)
+                meta = score.metadata or {}
+                if score.value is not None:
+                    by_result.setdefault((result.subject, where), {})[score.scorer] = score.value
+                if "panel" in meta:
+                    members[key].append((where, meta["panel"]))
+                elif "judge" in meta:
+                    judged.add(score.scorer)
 
     metrics: list[MetricSummary] = []
     subjects = [s.name for s in manifest.subjects]
@@ -143,13 +169,15 @@ def summarise_run(
         for scorer in scorer_names:
             key = (subject, scorer)
             per_sample = {sid: float(np.mean(v)) for sid, v in values[key].items()}
+            rate = all(x in (0.0, 1.0) for v in values[key].values() for x in v)
+
             metrics.append(
                 MetricSummary(
                     subject,
                     scorer,
                     None,
                     None,
-                    mean_interval(list(per_sample.values()), confidence),
+                    _interval(list(per_sample.values()), confidence, rate),
                     ungraded[key],
                 )
             )
@@ -165,7 +193,7 @@ def summarise_run(
                             scorer,
                             slice_key,
                             label,
-                            mean_interval(groups[label], confidence),
+                            _interval(groups[label], confidence, rate),
                             0,
                         )
                     )
@@ -179,11 +207,18 @@ def summarise_run(
         )
         for s in manifest.subjects
     ]
+    panels = panel_reports(members, by_result, scorer_names, frozenset(judged))
+    flags = judge_flags(manifest) + [
+        JudgeFlag("correlated_panel", p.scorer, p.describe(), p.as_dict())
+        for p in panels
+        if p.correlated
+    ]
     return RunSummary(
         run=info,
         manifest=manifest,
         slices=slice_keys,
         metrics=metrics,
         subjects=counts,
-        flags=judge_flags(manifest),
+        flags=flags,
+        panels=panels,
     )

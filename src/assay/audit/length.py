@@ -186,9 +186,16 @@ def verbosity_check(
     left out and counted). Figure: the mean, with :func:`assay.stats.mean_interval` (Wilson
     for 0/1, t otherwise). A judge without length bias is at or below 0.5.
 
-    Verdict, flag ``length_bias``: ``fail`` when the whole interval lies above
-    0.5 + ``tolerance``; ``warn`` when the interval lies above 0.5 (or the point estimate
-    above 0.5 + ``tolerance``) but not the fail rule; ``pass`` otherwise.
+    Verdict: ``fail`` with flag ``gameable`` (REQUIREMENTS C1) when the whole interval lies
+    above 0.5 + ``tolerance`` (default: the padded copy wins significantly more than 55% of
+    the time, so the interval also excludes 50%); ``warn`` when the interval lies above 0.5
+    (or the point estimate above 0.5 + ``tolerance``) but not the fail rule; ``pass``
+    otherwise. C1 names a judge that prefers longer answers ``gameable`` and blocks the gates
+    that use it: padding that adds nothing and still wins beyond the tolerance is exactly a
+    way to game it (issue 20: the demo judge's padding won 93.5% and only earned
+    ``length_bias``, which does not block). ``length_bias`` stays the flag of
+    :func:`length_check` (raw vs LC on a real comparison), which describes the data, not an
+    attack.
     """
     p = np.asarray(preferences_padded_over_original, dtype=float).reshape(-1)
     errors = int(np.isnan(p).sum())
@@ -219,7 +226,7 @@ def verbosity_check(
         f"against the original"
     )
     if verdict == "fail":
-        message += f", above {100 * line:.0f}%: the judge rewards length"
+        message += f", above {100 * line:.0f}%: the judge rewards length and is gameable"
     return CheckResult(
         check="verbosity_attack",
         figure=rate,
@@ -227,7 +234,7 @@ def verbosity_check(
         high=high,
         n=int(kept.size),
         verdict=verdict,
-        flag="length_bias" if verdict == "fail" else None,
+        flag="gameable" if verdict == "fail" else None,
         message=message,
         details={
             "errors": errors,

@@ -4,6 +4,7 @@ from assay.cli.app import app, main
 
 __all__ = ["app", "main"]
 from assay.cli import (
+    arena_commands,  # noqa: F401  (registers commands)
     assurance_commands,  # noqa: F401  (registers commands)
     audit_commands,  # noqa: F401  (registers commands)
     contract_commands,  # noqa: F401  (registers commands)

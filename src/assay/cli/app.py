@@ -9,36 +9,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+# Shared with every command module (kept in assay.cli.common so that they need not import
+# this module); re-exported here for the modules that still import them from app.
+from assay.cli.common import (
+    DbOption,
+    JsonOption,
+    _choose_run,
+    _store,
+    app,
+    console,
+    err_console,
+)
 from assay.core import AssayError
 
-app = typer.Typer(
-    name="assay",
-    help="assay: run LLM evals whose numbers you can trust.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-err_console = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", envvar="ASSAY_DB", help="Store URL or SQLite path [default: .assay/assay.db]."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _store(db: str | None, *, create: bool = True):  # type: ignore[no-untyped-def]
-    """The store at ``db`` (default: ``$ASSAY_DB`` or ``.assay/assay.db``). Read-only commands
-    pass ``create=False``: a path with no store is an error, not a new empty store."""
-    from assay.store import Store
-
-    return Store(db, create=create)
+__all__ = ["DbOption", "JsonOption", "_choose_run", "_store", "app", "console", "err_console"]
 
 
 def _parse_max_errors(value: str | None) -> int | float | None:
@@ -61,28 +47,6 @@ def _parse_max_errors(value: str | None) -> int | float | None:
             where="--max-errors",
             fix="write e.g. --max-errors 50 or --max-errors 10%",
         ) from None
-
-
-def _choose_run(store, ev, resume: str | None, new: bool):  # type: ignore[no-untyped-def]
-    """Which stored run to resume, if any: ``(run_id, reason)`` or ``(None, None)``."""
-    from assay.run import spec_hash
-
-    if resume is not None:
-        return store.resolve_run_id(resume), "resuming"
-    if new:
-        return None, None
-    for info in store.find_runs(spec_hash=spec_hash(ev)):
-        if info.status == "running":
-            raise AssayError(
-                f"run {info.id} of this spec is still running (another process)",
-                fix="wait for it, or pass --new to start a separate run",
-            )
-        if info.status in ("interrupted", "failed") or info.n_results < info.n_planned:
-            return info.id, "resuming unfinished run"
-        if info.n_errors:
-            return info.id, f"retrying {info.n_errors} failed results of run"
-        return info.id, "complete"
-    return None, None
 
 
 @app.command()
@@ -233,13 +197,13 @@ def run(
             options=options,
             on_progress=progress,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (RunTerminated)
         progress.close()
         err_console.print(
             "[red]interrupted[/red]: results finished so far are saved; "
             "run the same command again to resume."
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + getattr(stop, "signum", 2)) from None
     finally:
         progress.close()
     if tag or note:

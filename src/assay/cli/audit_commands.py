@@ -16,7 +16,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from assay.cli.app import DbOption, JsonOption, app, console, err_console
+from assay.cli.common import DbOption, JsonOption, app, console, err_console
 from assay.core import AssayError
 
 audit_app = typer.Typer(
@@ -166,7 +166,7 @@ def audit_judge_cmd(
     anchor set, human agreement, panel correlation. Stores and prints the certificate; exits 1
     when the judge is gameable or drifted."""
     from assay.audit.battery import AuditConfig, audit_judge
-    from assay.cli.app import _store
+    from assay.cli.common import _store
     from assay.cli.judge_commands import context_from_spec
     from assay.cli.progress import LazyProgress
 
@@ -227,7 +227,7 @@ def audit_show_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Show a judge certificate: every check's figure, interval and verdict."""
-    from assay.cli.app import _store
+    from assay.cli.common import _store
 
     store = _store(db, create=False)
     try:
@@ -243,7 +243,7 @@ def audit_show_cmd(
 @audit_app.command("list")
 def audit_list_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List the stored judge certificates, newest first."""
-    from assay.cli.app import _store
+    from assay.cli.common import _store
 
     store = _store(db, create=False)
     try:
@@ -307,7 +307,7 @@ def audit_bridge_cmd(
     report the exchange rate per slice, so history in the old judge's currency can be
     converted instead of compared as is."""
     from assay.audit.rescoring import judge_bridge
-    from assay.cli.app import _store
+    from assay.cli.common import _store
     from assay.cli.judge_commands import context_from_spec
     from assay.cli.progress import LazyProgress
 
@@ -436,7 +436,7 @@ def audit_humans_cmd(
         labels_by_period,
         load_human_labels,
     )
-    from assay.cli.app import _store
+    from assay.cli.common import _store
 
     if (labels is None) == (queue is None):
         raise AssayError(
@@ -553,7 +553,7 @@ def audit_outputs_cmd(
     independent of their input, copying the input, containing judge-template delimiters, or
     addressed to the grader (what canaries and null models look like)."""
     from assay.audit.canaries import structural_flags
-    from assay.cli.app import _store
+    from assay.cli.common import _store
 
     store = _store(db)
     try:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from assay.cli.app import DbOption, JsonOption, _store, app, console, err_console
+from assay.cli.common import DbOption, JsonOption, _store, app, console, err_console
 
 RouteOption = Annotated[str | None, typer.Option("--route", help="Only this route.")]
 SinceOption = Annotated[

@@ -20,24 +20,12 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from assay.cli.app import DbOption, JsonOption, app, console, err_console
-from assay.core import AssayError
+from assay.cli.app import DbOption, JsonOption, console, err_console
+from assay.cli.data_common import _UsageError, data_app
 
 if TYPE_CHECKING:
     from assay.data.contamination import ContaminationEffect, ContaminationReport
     from assay.data.pii import PiiReport
-
-data_app = typer.Typer(
-    help="Check eval and training data: train/eval contamination, PII.",
-    no_args_is_help=True,
-)
-app.add_typer(data_app, name="data")
-
-
-class _UsageError(AssayError):
-    """Raised for an impossible combination of ``assay data`` options."""
-
-    code = "usage_error"
 
 
 class _ByteProgress:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assay.cli.app import DbOption, JsonOption, console, err_console
-from assay.cli.data_commands import _UsageError, data_app
+from assay.cli.data_common import _UsageError, data_app
 from assay.core import AssayError
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import DbOption, JsonOption, console, err_console
-from assay.cli.data_commands import _UsageError, data_app
+from assay.cli.data_common import _UsageError, data_app
 
 if TYPE_CHECKING:
     from assay.data.provenance import RevocationReport

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import DbOption, JsonOption, _store, console, err_console
-from assay.cli.data_commands import data_app
+from assay.cli.data_common import data_app
 from assay.core import AssayError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from assay.cli.app import DbOption, JsonOption, _store, app, console, err_console
+from assay.cli.common import DbOption, JsonOption, _store, app, console, err_console
 from assay.core import AssayError
 
 _KINDS = "inspect, promptfoo, lm-eval, alpaca-eval, openai-evals"

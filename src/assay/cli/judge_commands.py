@@ -13,7 +13,7 @@ import typer
 from rich.console import Group
 from rich.text import Text
 
-from assay.cli.app import DbOption, JsonOption, app, console, err_console
+from assay.cli.common import DbOption, JsonOption, app, console, err_console
 from assay.core import AssayError
 
 
@@ -92,7 +92,7 @@ def run_pairwise(
 ) -> tuple[Any, Any]:
     """Make (or resume) the pairwise judge run of sides ``a`` and ``b``; (run id, report)."""
     from assay.analyse import pairwise_report
-    from assay.cli.app import _choose_run
+    from assay.cli.common import _choose_run
     from assay.cli.progress import LazyProgress
     from assay.run import RunOptions, run
     from assay.run.pairwise import pairwise_eval
@@ -184,7 +184,7 @@ def judge_cmd(
     disagree. The judge run is stored like any run (assay show, diff, export read it).
     """
     from assay.analyse import judge_flags
-    from assay.cli.app import _store
+    from assay.cli.common import _store
 
     if not judge:
         raise AssayError("name a judge", where="--judge", fix="e.g. --judge sim/judge-fair")

@@ -48,6 +48,9 @@ def summary_tables(summary: RunSummary) -> Group:
     parts: list[Any] = [run_header(summary.run)]
     for flag in summary.flags:
         parts.append(Text(f"warning: {flag.message}", style="yellow"))
+    for panel in summary.panels:  # B5: n_eff of every panel; correlated ones warned above
+        if not panel.correlated:
+            parts.append(Text(f"{panel.subject}: {panel.describe()}", style="dim"))
     if summary.run.status in ("running", "interrupted"):
         parts.append(
             Text(

@@ -138,13 +138,21 @@ def _is_worse(signal: Signal, direction: str) -> bool:
 
 def points_of(obs: Observations, window: timedelta, level: np.ndarray | None) -> list[Point]:
     """One point per window that holds observations (see the module docstring)."""
-    groups: dict[datetime, list[int]] = {}
-    for i, t in enumerate(obs.times):
-        groups.setdefault(window_floor(t, window), []).append(i)
     values = obs.array()
-    points = []
-    for start in sorted(groups):
-        idx = groups[start]
+    points: list[Point] = []
+    if not obs.times:
+        return points
+    # Windows by integer arithmetic on epoch seconds (window_floor, vectorised): one datetime
+    # per window, not per observation.
+    seconds = window.total_seconds()
+    stamps = np.fromiter((t.timestamp() for t in obs.times), dtype=float, count=len(obs.times))
+    keys = np.floor(stamps / seconds).astype(np.int64)
+    windows, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")  # observations in time order within a window
+    cuts = np.searchsorted(inverse[order], np.arange(windows.size + 1))
+    for g, key in enumerate(windows.tolist()):
+        start = datetime.fromtimestamp(key * seconds, tz=UTC)
+        idx = order[cuts[g] : cuts[g + 1]]
         v = values[idx]
         lv = None
         if level is not None:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -180,9 +181,19 @@ def _final_outputs(
             .order_by(spans.c.trace_id, spans.c.end_time)
         )
         for row in rows:
-            reasons = json.loads(row.finish_reasons_json) if row.finish_reasons_json else []
-            out[row.trace_id] = (_output_text(row.output_json), row.output_tokens, list(reasons))
+            reasons = _reasons(row.finish_reasons_json)
+            out[row.trace_id] = (_output_text(row.output_json), row.output_tokens, reasons)
     return out
+
+
+@lru_cache(maxsize=256)
+def _reasons_tuple(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _reasons(text: str | None) -> list[str]:
+    """Finish reasons from their JSON text (a handful of distinct values: decoded once each)."""
+    return list(_reasons_tuple(text)) if text else []
 
 
 def _output_text(output_json: str | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ class Eval:
     store (see :class:`~assay.run.RunOptions`). ``anchors`` are frozen (sample, output) pairs
     that every judge scorer re-scores at the end of each completed run, bypassing the response
     cache, so the manifest records each judge's anchor scores and fingerprint (C5); see
-    :func:`assay.run.anchors.load_anchors`.
+    :func:`assay.run.anchors.load_anchors`. ``index_snapshot`` names the retrieval index
+    snapshot the subjects answer from (A1); without it the manifest records the snapshots the
+    dataset's RAG samples are pinned to (their ``index_snapshot`` metadata), if any.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Eval:
     seed: int = 0
     slices: Sequence[str] = ()
     cluster: str | None = None
+    index_snapshot: str | None = None
     concurrency: int = 16
     spec: dict[str, Any] | None = None
     project_dir: Path = field(default_factory=Path.cwd)
@@ -87,6 +90,19 @@ class Eval:
     @classmethod
     def from_yaml(cls, path: str | Path) -> Eval:
         """Build an eval from a YAML spec file (see :mod:`assay.run.spec`)."""
-        from assay.run.spec import load_eval
+        if _spec_loader is None:  # pragma: no cover - assay.run imports the spec module
+            raise RuntimeError("assay.run.spec is not loaded: import assay.run first")
+        return _spec_loader(path)
 
-        return load_eval(path)
+
+#: Reads a YAML spec file into an :class:`Eval`: :func:`assay.run.spec.load_eval`, registered
+#: by that module when it is imported (``assay.run`` imports it, so before any Eval exists).
+#: A hook, not an import: the spec language builds Evals, so importing it here would make the
+#: two modules import each other (issue 20, section 10).
+_spec_loader: Callable[[str | Path], Eval] | None = None
+
+
+def register_spec_loader(loader: Callable[[str | Path], Eval]) -> None:
+    """Make :meth:`Eval.from_yaml` read spec files with ``loader``."""
+    global _spec_loader
+    _spec_loader = loader

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from assay.core import Output, ProviderError
-from assay.run.limits import AdaptiveLimiter, CircuitBreaker, TokenBucket
+from assay.run.limits import AdaptiveLimiter, CircuitBreaker, ServerPause, TokenBucket
 
 _OVERLOAD = frozenset({"rate_limited", "overloaded"})
 
@@ -88,7 +88,7 @@ class Gateway:
         self._rng = random.Random(f"{seed}|{name}")
         self._clock = clock
         self._sleep = sleep
-        self._paused_until = 0.0
+        self.pause = ServerPause(clock=clock)
 
     def status(self) -> str | None:
         """What a person watching the run should know about this endpoint, or ``None`` when
@@ -103,13 +103,18 @@ class Gateway:
             parts.append("circuit half-open (probing)")
         if self.stats.failing:
             parts.append(f"{self.stats.failing} call(s) retrying")
-        if self._paused_until > now:
-            parts.append(f"server asked to wait {self._paused_until - now:.0f} s")
+        if self.pause.until > now:
+            parts.append(f"server asked to wait {self.pause.until - now:.0f} s")
         if not parts:
             return None
         if self.stats.last_error:
             parts.append(f"last error: {self.stats.last_error}")
         return f"{self.name}: " + ", ".join(parts)
+
+    @property
+    def paused_total(self) -> float:
+        """Seconds this endpoint spent paused at the server's request (``Retry-After``)."""
+        return self.pause.paused_total
 
     @property
     def stuck(self) -> int:
@@ -140,7 +145,7 @@ class Gateway:
         return max(delay, retry_after or 0.0)
 
     async def _admit(self, est_tokens: int) -> None:
-        while (pause := self._paused_until - self._clock()) > 0:
+        while (pause := self.pause.remaining()) > 0:
             await self._sleep(pause)
         if self.rpm is not None:
             await self.rpm.take(1)
@@ -210,15 +215,13 @@ class Gateway:
                     self.stats.last_error = error.error_class + (
                         f", HTTP {error.status}" if error.status else ""
                     )
+                    # Retry-After pauses the endpoint only when the server throttles
+                    # broadly, once however many replies ask (ServerPause).
+                    self.pause.record(error.retry_after if overloaded else None)
                     error.attempts = retry + 1
                     last = error
                     if not error.retryable or retry >= self.policy.max_retries:
                         raise
-                    if error.retry_after and overloaded:
-                        # The server asked everyone to wait, not just this request.
-                        self._paused_until = max(
-                            self._paused_until, self._clock() + error.retry_after
-                        )
                     delay = self.backoff(retry, error.retry_after)
                     self.stats.retries += 1
                     if retry == 0:
@@ -233,6 +236,7 @@ class Gateway:
                     raise
                 await self.limiter.release(succeeded=True)
                 self.breaker.record(True)
+                self.pause.record()
                 if self.tpm is not None and output.usage.total_tokens is not None:
                     self.tpm.adjust(output.usage.total_tokens - max(1, est_tokens))
                 return output, retry + 1

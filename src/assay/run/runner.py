@@ -39,6 +39,7 @@ from assay.run.cache import cache_namespace
 from assay.run.environment import environment_manifest
 from assay.run.evaluation import Eval
 from assay.run.gateway import CallPolicy, Gateway
+from assay.run.heartbeat import Heartbeat, RunTerminated, sigterm_cancels
 from assay.run.subjects import ModelSubject, Subject
 from assay.scale.scorers import Offload, offload_scorers
 from assay.score import scorer_manifest
@@ -130,12 +131,26 @@ def spec_hash(ev: Eval, *, redact_pii: bool | None = None) -> str:
 
 
 #: What a redacted run's ``RunManifest.redaction`` says was redacted.
-REDACTION_NOTE = "assay.data.pii: samples, outputs, scores, errors, spec; no cache writes"
+REDACTION_NOTE = (
+    "assay.data.pii: samples, outputs, scores, errors, spec, manifest texts; no cache writes"
+)
 
 
 def redacted(manifest: RunManifest) -> bool:
     """Whether the run's stored data was redacted (``redact_pii``)."""
     return manifest.redaction is not None
+
+
+def index_snapshot(ev: Eval) -> str | None:
+    """The retrieval index snapshot of a run (A1): the spec's ``index_snapshot``, else the
+    distinct ``index_snapshot`` ids the dataset's RAG samples are pinned to (sorted, comma
+    separated; see :mod:`assay.data.kb_pinning`), else ``None`` (no retrieval declared)."""
+    if ev.index_snapshot:
+        return ev.index_snapshot
+    pinned = {
+        str(v) for s in ev.dataset if (v := s.metadata.get("index_snapshot")) not in (None, "")
+    }
+    return ", ".join(sorted(pinned)) or None
 
 
 def build_manifest(ev: Eval, run_id: str, *, redact_pii: bool | None = None) -> RunManifest:
@@ -145,7 +160,7 @@ def build_manifest(ev: Eval, run_id: str, *, redact_pii: bool | None = None) -> 
     embedding_models = [
         m for s in ev.scorers if isinstance(m := getattr(s, "embedding_model", None), str)
     ]
-    return RunManifest(
+    manifest = RunManifest(
         run_id=run_id,
         name=ev.name,
         spec_hash=spec_hash(ev, redact_pii=redact),
@@ -154,6 +169,7 @@ def build_manifest(ev: Eval, run_id: str, *, redact_pii: bool | None = None) -> 
         scorers=[scorer_manifest(s) for s in ev.scorers],
         judges=judge_manifests(ev),
         embedding_model=", ".join(dict.fromkeys(embedding_models)) or None,
+        index_snapshot=index_snapshot(ev),
         epochs=ev.epochs,
         seed=ev.seed,
         slices=list(ev.slices),
@@ -162,6 +178,11 @@ def build_manifest(ev: Eval, run_id: str, *, redact_pii: bool | None = None) -> 
         started_at=datetime.now(UTC),
         redaction=REDACTION_NOTE if redact else None,
     )
+    if redact:  # the spec's own texts (prompt, system, judge rubric) are stored here too
+        from assay.run.redaction import redact_manifest
+
+        return redact_manifest(manifest)
+    return manifest
 
 
 def estimate_tokens(request: ModelRequest) -> int:
@@ -216,6 +237,7 @@ class Runner:
         self._workers: list[asyncio.Task[None]] = []
         self._watcher: asyncio.Task[None] | None = None
         self._abort: str | None = None
+        self._heartbeat: Heartbeat | None = None
         self._done_keys: set[tuple[str, str, int]] = set()
         # Resolved models and fingerprints per subject, in order of first appearance.
         #: While the anchor set is scored: every call fresh, nothing read from or written to
@@ -500,11 +522,6 @@ class Runner:
                 fix="resume with the same redact_pii setting, or start a new run (--new)",
             )
         info = await asyncio.to_thread(self.store.get_run, self.run_id)
-        if info.status == "running":
-            raise StoreError(
-                f"run {self.run_id} is still running in another process",
-                fix="wait for it to finish, or stop it before resuming",
-            )
         if info.spec_hash != self.manifest.spec_hash or self.manifest.spec_hash != spec_hash(
             self.ev, redact_pii=self.redact_pii
         ):
@@ -512,13 +529,15 @@ class Runner:
                 f"run {self.run_id} was made from a different spec; resuming would mix two evals",
                 fix="run the spec as a new run (assay run --new)",
             )
+        # Claims the run's lease atomically (refused, naming the holder, while another live
+        # process holds it) before anything of the run is touched.
+        await asyncio.to_thread(self.store.resume_run, self.run_id)
         await asyncio.to_thread(self.store.delete_errors, self.run_id)
         earlier = await asyncio.to_thread(self.store.resolved_models, self.run_id)
         for name, (models, fingerprints) in earlier.items():
             if name in self._resolved:
                 self._resolved[name][0].update(dict.fromkeys(models))
                 self._resolved[name][1].update(dict.fromkeys(fingerprints))
-        await asyncio.to_thread(self.store.resume_run, self.run_id)
         self._done_keys = await asyncio.to_thread(self.store.completed_keys, self.run_id)
         self.accounting.done = self.accounting.skipped = len(self._done_keys)
 
@@ -541,6 +560,25 @@ class Runner:
         except BaseException:
             self.offload.close()
             raise
+        loop = asyncio.get_running_loop()
+        self._heartbeat = Heartbeat(
+            self.store,
+            self.run_id,
+            lambda why: loop.call_soon_threadsafe(self._lease_lost, why),
+        ).start()
+        try:
+            return await self._run_prepared()
+        finally:
+            self._heartbeat.stop()
+
+    def _lease_lost(self, why: str) -> None:
+        """Another process took the run over (our lease lapsed): stop working on it."""
+        if not self._abort:
+            self._abort = why
+            for worker in self._workers:
+                worker.cancel()
+
+    async def _run_prepared(self) -> RunOutcome:
         if self.on_progress:
             self.on_progress(self.accounting)
         work = self._work()
@@ -617,6 +655,12 @@ class Runner:
                 "finished_at": datetime.now(UTC) if status == "completed" else None,
             }
         )
+        if self.redact_pii:  # the judges were rebuilt from the eval, unredacted
+            from assay.run.redaction import redact_manifest
+
+            self.manifest = redact_manifest(self.manifest)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()  # finish_run drops the lease
         await asyncio.to_thread(self.store.finish_run, self.run_id, self.manifest, status)
         with contextlib.suppress(Exception):  # ending the actors must not mask the outcome
             self.offload.close()
@@ -703,13 +747,23 @@ async def run_async(
     options: RunOptions | None = None,
     on_progress: Callable[[Accounting], None] | None = None,
 ) -> RunOutcome:
-    """Run ``ev`` (or resume run ``run_id`` with ``resume=True``) and store its results."""
+    """Run ``ev`` (or resume run ``run_id`` with ``resume=True``) and store its results.
+
+    A SIGTERM (what a container is stopped with) ends the run as Ctrl-C does: finished results
+    are flushed, the run is marked ``interrupted``, and :class:`RunTerminated` (a
+    ``KeyboardInterrupt``) is raised."""
     store = db if isinstance(db, Store) else Store(db)
     try:
         runner = Runner(
             ev, store, run_id=run_id, resume=resume, options=options, on_progress=on_progress
         )
-        return await runner.run()
+        with sigterm_cancels(asyncio.current_task()) as terminated:
+            try:
+                return await runner.run()
+            except asyncio.CancelledError:
+                if terminated:
+                    raise RunTerminated(f"run {runner.run_id} stopped by SIGTERM") from None
+                raise
     finally:
         if not isinstance(db, Store):
             store.close()

@@ -43,7 +43,7 @@ from assay.core import AssayError, Output, Sample, SpecError
 from assay.data import Dataset, FieldMap, dataset_from_records, load_dataset
 from assay.providers import Provider, create_provider, known_provider_kinds
 from assay.providers.lineage import default_registry
-from assay.run.evaluation import Eval
+from assay.run.evaluation import Eval, register_spec_loader
 from assay.run.gateway import CallPolicy
 from assay.run.prompt import PromptTemplate
 from assay.run.subjects import (
@@ -199,6 +199,8 @@ class EvalSpec(_Strict):
     seed: int = 0
     slices: list[str] = Field(default_factory=list)
     cluster: str | None = None
+    #: The retrieval index snapshot a RAG subject answers from (A1), recorded in the manifest.
+    index_snapshot: str | None = None
     concurrency: int = Field(default=16, ge=1, le=4096)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     prices: dict[str, PriceSpec] = Field(default_factory=dict)
@@ -592,6 +594,7 @@ class _Builder:
                 seed=self.spec.seed,
                 slices=self.spec.slices,
                 cluster=self.spec.cluster,
+                index_snapshot=self.spec.index_snapshot,
                 concurrency=self.spec.concurrency,
                 spec=raw,
                 project_dir=self.base,
@@ -622,6 +625,9 @@ def load_eval(path: str | Path) -> Eval:
     """Build an :class:`Eval` from a YAML spec file."""
     doc = load_yaml(path)
     return eval_from_spec(doc.data, base_dir=Path(path).resolve().parent, doc=doc)
+
+
+register_spec_loader(load_eval)  # Eval.from_yaml reads spec files with it
 
 
 def eval_from_yaml_text(text: str, *, base_dir: str | Path = ".", filename: str = "<spec>") -> Eval:

@@ -32,7 +32,14 @@ from assay.stats.effective_n import (
     error_correlation,
 )
 from assay.stats.epochs import EpochVariance, epoch_variance, flaky_samples, per_sample_means
-from assay.stats.intervals import Interval, is_binary, mean_interval, t_interval, wilson_interval
+from assay.stats.intervals import (
+    Interval,
+    clip_to_unit,
+    is_binary,
+    mean_interval,
+    t_interval,
+    wilson_interval,
+)
 from assay.stats.length_control import (
     GamedBaseline,
     GlmWeights,
@@ -118,6 +125,7 @@ __all__ = [
     "alpaca_eval_preference",
     "best_epochs",
     "bootstrap_interval",
+    "clip_to_unit",
     "cluster_bootstrap_interval",
     "clustered_interval",
     "clustered_standard_error",

@@ -17,6 +17,13 @@ Fitted by maximum likelihood with Newton's method (analytic gradient and Hessian
 0). ``choix`` fits plain Bradley-Terry but not ties, a position term or covariates, so the
 likelihood is written here. Intervals come from a bootstrap over comparison groups (both orders
 of one pair of outputs stay together), refitted with warm-started Newton steps in one batch.
+They are normal bootstrap intervals, estimate ± z·SD*, with SD* the standard deviation of the
+refits (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, §13.2), not percentile
+intervals: the percentile interval is centred on the refits, and for this logistic-type MLE
+the refits sit further from 0 than the estimate (its small-sample bias away from zero, Firth
+1993, Biometrika 80:27, recurs in every resample), so it covered the true differences 93.3%
+(40 worlds, seed 41) and 94.2% (300 worlds, seed 7) against 94.9% and 95.1% for the normal
+interval from the same refits (tests/stats/test_bradley_terry.py).
 Ratings are also reported on the Elo scale, 1000 + 400·θ/ln 10, as Chatbot Arena does.
 """
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,7 +43,7 @@ ELO_SCALE = 400 / math.log(10)
 @dataclass(frozen=True)
 class BradleyTerryFit:
     """The fitted model: ``theta`` (sum 0, logit scale), ``position`` γ, ``covariates`` β,
-    ``tie_weight`` ν (0 when no verdict was a tie), and bootstrap percentile intervals for
+    ``tie_weight`` ν (0 when no verdict was a tie), and normal bootstrap intervals for
     each θ and for every difference θ_i − θ_j (``difference_low[i, j]``)."""
 
     names: list[str]
@@ -185,7 +193,8 @@ def fit_bradley_terry(
     per-verdict covariates, first − second (standardise them: β is per unit). ``position``:
     estimate γ (needs both orders to be told apart from θ). ``ridge``: an L2 penalty on θ so
     that a system that won every comparison gets a large finite rating, not infinity.
-    Intervals: percentile bootstrap over groups with ``n_resamples`` refits (0 skips them).
+    Intervals: estimate ± z·SD* with SD* from a bootstrap over groups with ``n_resamples``
+    refits (0 skips them); see the module docstring for why not percentiles.
     """
     names = sorted(set(first) | set(second))
     index = {n: i for i, n in enumerate(names)}
@@ -238,11 +247,16 @@ def fit_bradley_terry(
             thetas.append(_centred(boot, k))
             gammas.append(boot[:, k - 1] if position else np.zeros(b))
         all_theta = np.concatenate(thetas)
-        theta_low, theta_high = np.quantile(all_theta, [alpha / 2, 1 - alpha / 2], axis=0)
+        z = NormalDist().inv_cdf(1 - alpha / 2)
+        half = z * all_theta.std(axis=0, ddof=1)
+        theta_low, theta_high = theta - half, theta + half
         diffs = all_theta[:, :, None] - all_theta[:, None, :]
-        diff_low, diff_high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2], axis=0)
+        half_diff = z * diffs.std(axis=0, ddof=1)
+        point = theta[:, None] - theta[None, :]
+        diff_low, diff_high = point - half_diff, point + half_diff
         g = np.concatenate(gammas)
-        gamma_interval = (float(np.quantile(g, alpha / 2)), float(np.quantile(g, 1 - alpha / 2)))
+        half_g = z * float(g.std(ddof=1))
+        gamma_interval = (gamma - half_g, gamma + half_g)
     return BradleyTerryFit(
         names=names,
         theta=theta,

@@ -7,7 +7,7 @@ These are the intervals ``assay show`` prints by default. Richer estimators live
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Literal
 
@@ -103,6 +103,24 @@ def is_binary(values: ArrayLike) -> bool:
     """Whether every value is exactly 0 or 1 (a pass/fail score)."""
     x = np.asarray(values, dtype=float)
     return bool(x.size) and bool(np.all((x == 0.0) | (x == 1.0)))
+
+
+def clip_to_unit(interval: Interval) -> Interval:
+    """``interval`` clipped to [0, 1]: an interval on a rate stays a rate (REQUIREMENTS B4).
+
+    For per-sample pass rates averaged over epochs (0.6 for 3 of 5), :func:`mean_interval` is
+    a t interval, and t or clustered intervals are symmetric, so near 0 or 1 they cross the
+    bound (issue 20: 102%). Clipping cannot lose coverage, since the true rate lies in [0, 1]:
+    P(θ ∈ [max(0, L), min(1, U)]) = P(θ ∈ [L, U]). Undefined (NaN) bounds stay NaN; an
+    interval already inside (Wilson's always is) is returned unchanged.
+    """
+    if not (interval.low < 0.0 or interval.high > 1.0):
+        return interval
+    return replace(
+        interval,
+        low=float(np.clip(interval.low, 0.0, 1.0)),
+        high=float(np.clip(interval.high, 0.0, 1.0)),
+    )
 
 
 def mean_interval(values: ArrayLike, confidence: float = 0.95) -> Interval:

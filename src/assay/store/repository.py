@@ -8,6 +8,7 @@ the first write wins, so replaying a batch after a crash or a resume is harmless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -32,7 +33,7 @@ from assay.core import (
     Score,
     StoreError,
 )
-from assay.store import codec
+from assay.store import codec, leases
 from assay.store.engine import (
     WRITE_OPTION,
     check_backend,
@@ -69,8 +70,7 @@ _RUN_COLUMNS = (
     runs.c.spec_hash,
     runs.c.subjects_json,
     runs.c.n_planned,
-    runs.c.pid,
-    runs.c.hostname,
+    leases.lease_column(),
 )
 
 
@@ -98,7 +98,9 @@ class Store:
     ``{"options": "-csearch_path=myschema"}`` on PostgreSQL). Opening migrates the database to
     the current schema. A store is safe to share between threads. ``create=False`` (what
     read-only commands use) refuses a SQLite path with no store instead of creating one, and
-    opens a store it may not write to (a read-only folder) read-only.
+    opens a store it may not write to (a read-only folder) read-only. ``lease_ttl`` is how
+    long the lease of a run this Store creates or resumes lasts without renewal (default
+    ``$ASSAY_RUN_LEASE_TTL`` or 30 s; :mod:`assay.store.leases`).
     """
 
     def __init__(
@@ -108,7 +110,11 @@ class Store:
         engine_kwargs: dict[str, Any] | None = None,
         connect_args: dict[str, Any] | None = None,
         create: bool = True,
+        lease_ttl: float | None = None,
     ) -> None:
+        #: Seconds a run's lease lasts without renewal (see :mod:`assay.store.leases`).
+        self.lease_ttl = lease_ttl if lease_ttl is not None else leases.lease_ttl()
+        self._leased: set[str] = set()  # runs whose lease this Store claimed
         self._url = normalise_db_url(os.fspath(url)) if url is not None else default_db_url()
         check_backend(self._url)
         self._host = socket.gethostname()
@@ -174,7 +180,9 @@ class Store:
         return self._engine
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Give up the run leases this Store claimed and release every pooled connection."""
+        for run_id in list(self._leased):
+            self.release_lease(run_id)
         with self._cache_lock:
             if self._cache_reader is not None:
                 self._cache_reader.close()
@@ -270,8 +278,9 @@ class Store:
         n_planned: int,
         spec: dict[str, Any] | None = None,
     ) -> None:
-        """Record a new run (status ``running``, owned by this process), its manifest, the spec
-        it came from and its samples, in one transaction.
+        """Record a new run (status ``running``, its lease held by this process for
+        :func:`~assay.store.leases.lease_ttl`), its manifest, the spec it came from and its
+        samples, in one transaction.
 
         ``samples`` may be any iterable (a generator too): they are read once and inserted
         ``_SAMPLE_CHUNK`` at a time, so only one chunk's rows are ever in memory.
@@ -301,6 +310,7 @@ class Store:
             try:
                 with self._writer.begin() as conn:
                     conn.execute(insert(runs), run_row)
+                    leases.claim(conn, run_id, self.lease_ttl)
                     conn.execute(insert(manifests), manifest_row)
                     stream = iter(samples)
                     position = 0
@@ -318,6 +328,7 @@ class Store:
                             rows.append(codec.sample_row(run_id, position, sample))
                             position += 1
                         conn.execute(insert(samples_t), rows)
+                self._leased.add(run_id)
             except IntegrityError as error:
                 raise StoreError(
                     f"cannot create run {run_id!r} in {self.url}: {_reason(error)}",
@@ -492,7 +503,10 @@ class Store:
 
     def finish_run(self, run_id: str, manifest: RunManifest, status: str) -> None:
         """Replace the run's manifest (now with resolved models and ``finished_at``) and set its
-        final status and finish time (the manifest's, else now)."""
+        final status and finish time (the manifest's, else now), and drop its lease.
+
+        Refused (:class:`~assay.store.leases.RunLeasedError`) when another process holds the
+        run's lease: it took the run over after this one's lease expired."""
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}; expected one of {RUN_STATUSES}")
         if manifest.run_id != run_id:
@@ -506,6 +520,7 @@ class Store:
             "subjects_json": codec.dumps([s.name for s in manifest.subjects]),
         }
         with self._writing(f"finish run {run_id!r}") as conn:
+            leases.release(conn, run_id)
             updated = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             if updated.rowcount == 0:
                 raise self._unknown_run(run_id)
@@ -515,9 +530,14 @@ class Store:
                 .where(manifests.c.run_id == run_id)
                 .values(manifest_json=manifest.model_dump_json())
             )
+        self._leased.discard(run_id)
 
     def resume_run(self, run_id: str) -> None:
-        """Mark a stored run as ``running`` again, owned by this process (to resume it)."""
+        """Mark a stored run as ``running`` again, owned by this process (to resume it).
+
+        Claims the run's lease atomically first: a run whose lease another live process holds
+        is refused with :class:`~assay.store.leases.RunLeasedError`, naming that process and
+        when its lease expires; an expired lease (a killed process, on any host) is taken."""
         values = {
             "status": "running",
             "finished_at": None,
@@ -525,10 +545,31 @@ class Store:
             "hostname": self._host,
         }
         with self._writing(f"resume run {run_id!r}") as conn:
+            self._require_run(conn, run_id)
+            leases.claim(conn, run_id, self.lease_ttl)
             updated = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             if updated.rowcount == 0:
                 raise self._unknown_run(run_id)
             forget_summary(conn, run_id)
+        self._leased.add(run_id)
+
+    def renew_lease(self, run_id: str) -> bool:
+        """Extend this process's lease of ``run_id`` by the TTL (the runner's heartbeat);
+        ``False`` when the lease is no longer ours."""
+        with self._writing(f"renew the lease of run {run_id!r}") as conn:
+            return leases.renew(conn, run_id, self.lease_ttl)
+
+    def run_lease(self, run_id: str) -> leases.RunLease | None:
+        """The run's lease as stored (``None``: no process claims it)."""
+        with self._reading(f"read the lease of run {run_id!r}") as conn:
+            return leases.read_lease(conn, run_id)
+
+    def release_lease(self, run_id: str) -> None:
+        """Give up this process's lease of ``run_id`` (a ``running`` run then reads as
+        ``interrupted``); nothing happens when another process holds it."""
+        self._leased.discard(run_id)
+        with contextlib.suppress(StoreError), self._writing(f"release run {run_id!r}") as conn:
+            leases.release(conn, run_id)
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -549,7 +590,7 @@ class Store:
                 RunInfo(
                     id=row.id,
                     name=row.name,
-                    status=effective_status(row.status, row.pid, row.hostname, self._host),
+                    status=effective_status(row.status, row.lease),
                     started_at=row.started_at,
                     finished_at=row.finished_at,
                     fingerprint=row.fingerprint,

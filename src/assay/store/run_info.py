@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Literal
 
@@ -15,9 +14,10 @@ RUN_STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted"
 class RunInfo(BaseModel):
     """One run as the store sees it: identity, state and counts.
 
-    ``status`` is ``interrupted`` for a run recorded as ``running`` whose writing process, on
-    this host, no longer exists. ``n_results`` counts stored results (errors included),
-    ``n_errors`` those without an output, ``n_planned`` how many the run meant to produce.
+    ``status`` is ``interrupted`` for a run recorded as ``running`` whose lease is no longer
+    live (its process stopped renewing it, see :mod:`assay.store.leases`). ``n_results``
+    counts stored results (errors included), ``n_errors`` those without an output,
+    ``n_planned`` how many the run meant to produce.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -35,23 +35,13 @@ class RunInfo(BaseModel):
     n_planned: int
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (``True`` when that cannot be told)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, owned by someone else
-        return True
-    return True
+def effective_status(status: str, lease: str | None) -> str:
+    """The stored status, except that a ``running`` run whose lease is missing, expired or
+    held by a process of this host that no longer exists is ``interrupted`` (see
+    :mod:`assay.store.leases`; ``lease`` is the stored lease value)."""
+    if status != "running":
+        return status
+    from assay.store.leases import RunLease
 
-
-def effective_status(status: str, pid: int | None, hostname: str | None, this_host: str) -> str:
-    """The stored status, except that a ``running`` run whose process died is ``interrupted``."""
-    if status == "running" and pid is not None and hostname == this_host and not pid_alive(pid):
-        return "interrupted"
-    return status
+    held = RunLease.parse(lease)
+    return "running" if held is not None and held.live() else "interrupted"

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from assay.store import codec
 from assay.store.engine import WRITE_OPTION
+from assay.store.leases import lease_column
 from assay.store.run_info import RunInfo, effective_status
 from assay.store.tables import results, run_summaries, runs
 
@@ -190,8 +191,7 @@ _COLUMNS = (
     runs.c.spec_hash,
     runs.c.subjects_json,
     runs.c.n_planned,
-    runs.c.pid,
-    runs.c.hostname,
+    lease_column(),
     run_summaries.c.n_results.label("cached_results"),
     run_summaries.c.n_errors.label("cached_errors"),
     run_summaries.c.finished_at.label("cached_finished"),
@@ -214,7 +214,7 @@ def page_runs(
     SQL, and how many runs match. Result counts come from the summary cache where it is
     current, else from one count over the page's runs only.
 
-    ``interrupted`` is not stored (it is a ``running`` run whose process died), so filtering
+    ``interrupted`` is not stored (it is a ``running`` run whose lease expired), so filtering
     on ``running`` or ``interrupted`` reads the runs stored as either and keeps those whose
     effective status matches; there are never many. ``eval_name`` keeps one eval's runs."""
     if sort not in SORTS:
@@ -223,13 +223,12 @@ def page_runs(
     order = (key.desc() if descending else key.asc(), *_TIEBREAK)
     joined = runs.outerjoin(run_summaries, run_summaries.c.run_id == runs.c.id)
     base = _filtered(select(*_COLUMNS).select_from(joined), name, subject, status, eval_name)
-    host = store._host  # the Store's host name, for interrupted-run detection
     with store.engine.connect() as conn:
         if status in _LIVE:
             rows = [
                 r
                 for r in conn.execute(base.order_by(*order))
-                if effective_status(r.status, r.pid, r.hostname, host) == status
+                if effective_status(r.status, r.lease) == status
             ]
             total, rows = len(rows), rows[offset : offset + limit]
         else:
@@ -261,7 +260,7 @@ def page_runs(
             RunInfo(
                 id=r.id,
                 name=r.name,
-                status=effective_status(r.status, r.pid, r.hostname, host),
+                status=effective_status(r.status, r.lease),
                 started_at=r.started_at,
                 finished_at=r.finished_at,
                 fingerprint=r.fingerprint,

@@ -25,8 +25,8 @@ from assay.store import Store
 from assay.store.run_info import RUN_STATUSES
 from assay.web import browse, planner, sample_views, views
 from assay.web.ab import ab_routers
-from assay.web.assurance import assurance_routers
 from assay.web.api_docs import api_docs_router
+from assay.web.assurance import assurance_routers
 from assay.web.auth import SecurityHeaders, TokenGuard, check_token
 from assay.web.costs import cost_routers
 from assay.web.data_pages import data_router
@@ -34,6 +34,7 @@ from assay.web.feedback_api import feedback_router
 from assay.web.history import history_routers
 from assay.web.monitor import monitor_routers
 from assay.web.probe import probe_routers
+from assay.web.rank_page import rank_routers
 from assay.web.registry import registry_routers
 from assay.web.render import render, static_files
 from assay.web.review import review_routers
@@ -221,6 +222,7 @@ def create_app(
         *probe_routers(store),
         *ab_routers(store),
         *history_routers(store),
+        *rank_routers(store),
         data_router(store),
         api_docs_router(),
     ]
@@ -393,17 +395,6 @@ def _optional(request: Request, name: str, cast: Any) -> Any:
         raise AssayError(f"{name} must be a number, got {text!r}", where=name) from None
 
 
-def _flag(request: Request, name: str) -> bool | None:
-    text = request.query_params.get(name, "").strip().lower()
-    if text in ("", "any"):
-        return None
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise AssayError(f"{name} must be true or false, got {text!r}", where=name)
-
-
 def _pages(store: Store) -> APIRouter:
     pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -483,9 +474,13 @@ def _pages(store: Store) -> APIRouter:
     def compare_form(request: Request) -> Response:
         a, b = request.query_params.get("a"), request.query_params.get("b")
         picked = request.query_params.getlist("run")  # the runs list's checkboxes
+        picked += request.query_params.getlist("runs")  # the ranking form's name for them
         if picked:
             from assay.analyse.run_labels import oldest_first
 
+            if len(set(picked)) > 2:  # more than two runs: the ranking page
+                ranked = urllib.parse.urlencode([("runs", r) for r in dict.fromkeys(picked)])
+                return Response(status_code=303, headers={"location": f"/rank?{ranked}"})
             if len(set(picked)) != 2:
                 raise AssayError(
                     f"pick exactly two runs to compare, not {len(set(picked))}",
@@ -497,7 +492,9 @@ def _pages(store: Store) -> APIRouter:
             except StoreError as error:
                 raise views.NotFound(error.message, where="run", fix=error.fix) from error
         if a and b:
-            query = {k: v for k, v in request.query_params.items() if k not in ("a", "b", "run")}
+            query = {
+                k: v for k, v in request.query_params.items() if k not in ("a", "b", "run", "runs")
+            }
             suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
             target = f"/compare/{urllib.parse.quote(a, safe='')}/{urllib.parse.quote(b, safe='')}"
             return Response(status_code=303, headers={"location": target + suffix})

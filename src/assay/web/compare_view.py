@@ -60,27 +60,29 @@ def _figure(metric: dict[str, Any], group: dict[str, Any]) -> str:
 
 def headline(cmp: dict[str, Any], name_a: str, name_b: str) -> str:
     """The sentence at the top of compare: ``v2 vs v1: mixed: slice regression, sequences
-    −6.8 pts``. After the verdict comes the figure behind it: the worst regressed slice (its
-    value and difference B − A), else, for ``improved``/``regressed``, the aggregate
-    difference of the first metric with that verdict."""
+    −6.8 pts``. After the verdict comes the figure behind it: for ``improved`` or
+    ``regressed`` the aggregate difference of the first metric with that verdict
+    (``regressed, exact −12.0 pts``); otherwise the worst regressed slice, if any (its value
+    and difference B − A, with the scorer when the metrics disagree about it)."""
     sentence = f"{name_b} vs {name_a}: {cmp['verdict']}"
+    if cmp["verdict"] in ("improved", "regressed"):
+        for metric in cmp["metrics"]:
+            if metric["verdict"] == cmp["verdict"]:
+                return f"{sentence}, {metric['scorer']} {_figure(metric, metric['groups'][0])}"
     worst = worst_slice(cmp)
-    if worst is not None and cmp["verdict"] != "improved":
-        metric, group = worst
-        label = group["slice_value"] or group["group"]
-        # Name the scorer only when another metric tells a different story for this slice.
-        others = {
-            round(g["difference"], 9)
-            for m in cmp["metrics"]
-            for g in m["groups"][1:]
-            if g["group"] == group["group"] and g["difference"] is not None
-        }
-        scorer = f" ({metric['scorer']})" if len(others) > 1 else ""
-        return f"{sentence}, {label} {_figure(metric, group)}{scorer}"
-    for metric in cmp["metrics"]:
-        if metric["verdict"] == cmp["verdict"] and cmp["verdict"] in ("improved", "regressed"):
-            return f"{sentence}, {metric['scorer']} {_figure(metric, metric['groups'][0])}"
-    return sentence
+    if worst is None:
+        return sentence
+    metric, group = worst
+    label = group["slice_value"] or group["group"]
+    # Name the scorer only when another metric tells a different story for this slice.
+    others = {
+        round(g["difference"], 9)
+        for m in cmp["metrics"]
+        for g in m["groups"][1:]
+        if g["group"] == group["group"] and g["difference"] is not None
+    }
+    scorer = f" ({metric['scorer']})" if len(others) > 1 else ""
+    return f"{sentence}, {label} {_figure(metric, group)}{scorer}"
 
 
 def prompt_change(cmp: dict[str, Any]) -> dict[str, Any] | None:

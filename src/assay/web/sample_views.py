@@ -15,6 +15,7 @@ from typing import Any
 
 from assay.core import AssayError, RunManifest, Sample, SampleResult
 from assay.store import Store
+from assay.store.sample_lookup import get_sample, runs_with_sample, sample_results
 from assay.store.sample_query import (
     NO_LABEL,
     PASS_AT,
@@ -22,9 +23,6 @@ from assay.store.sample_query import (
     SampleBrowser,
     SampleQuery,
     SubjectCells,
-    get_sample,
-    runs_with_sample,
-    sample_results,
     verdict,
 )
 from assay.web.views import NotFound, _preview

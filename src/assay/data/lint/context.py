@@ -15,7 +15,7 @@ from assay.data.readers import open_rows
 
 if TYPE_CHECKING:
     from assay.data.kb_pinning import KbCheckReport
-    from assay.data.lint.outcomes import RunOutcomes
+    from assay.data.lint.stored_runs import RunOutcomes
 
 
 class CheckSkipped(Exception):

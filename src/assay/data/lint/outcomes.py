@@ -20,40 +20,17 @@ over its epochs. Errored and ungraded results are left out, never counted as fai
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.data.dataset import Dataset
 from assay.data.lint.context import CheckSkipped, LintContext
 from assay.data.lint.report import Smell
+from assay.data.lint.stored_runs import RunOutcome, RunOutcomes
+
+__all__ = ["RunOutcome", "RunOutcomes", "check_run_outcomes", "run_outcomes"]
 
 if TYPE_CHECKING:
     from assay.store import Store
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """One stored run of the dataset: per (subject, scorer), each sample's mean over epochs."""
-
-    run_id: str
-    name: str
-    scores: dict[tuple[str, str], dict[str, float]]
-    scorer_kinds: dict[str, str]
-    judges_same_lineage: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
-    slices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RunOutcomes:
-    """The matching runs, newest first, and how many runs the store held in all."""
-
-    runs: tuple[RunOutcome, ...]
-    runs_searched: int
-    binary_scorers: frozenset[str] = field(default_factory=frozenset)
-
-    def run_ids(self) -> list[str]:
-        """The matching runs' ids, newest first."""
-        return [r.run_id for r in self.runs]
 
 
 def _matching_ids(store: Store, run_id: str, manifest: Any, dataset: Dataset) -> set[str]:
