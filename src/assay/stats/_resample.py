@@ -105,9 +105,21 @@ def sign_flip_sums(
     """
     out: list[NDArray[np.float64]] = []
     residual_sd = float(np.sqrt(groups.spread.sum()))
+    # A value seen once gets one fair sign: a random bit, drawn eight to a byte (about 20x
+    # faster than a binomial draw per value, which dominated the comparison of continuous
+    # scores). A value seen k > 1 times gets 2·Binomial(k, ½) − k signs up.
+    single = groups.counts == 1
+    ones, repeated = groups.centres[single], groups.centres[~single]
+    counts = groups.counts[~single]
     for size in _chunks(n_resamples, groups.centres.size):
-        positive = rng.binomial(groups.counts, 0.5, size=(size, groups.centres.size))
-        sums = (2 * positive - groups.counts) @ groups.centres
+        sums = np.zeros(size)
+        if ones.size:
+            packed = rng.integers(0, 256, size=(size, (ones.size + 7) // 8), dtype=np.uint8)
+            bits = np.unpackbits(packed, axis=1, count=ones.size)
+            sums += 2.0 * (bits @ ones) - ones.sum()
+        if repeated.size:
+            positive = rng.binomial(counts, 0.5, size=(size, repeated.size))
+            sums += (2 * positive - counts) @ repeated
         if not groups.exact:
             sums = sums + residual_sd * rng.standard_normal(size)
         out.append(sums)
