@@ -20,8 +20,8 @@ the ratio pass/floor of the medians. Target (issue 14): ≤ 3× the floor and un
 
     python benchmarks/monitor_speed.py --repeat 3
 
-Measured (2 cores shared with other work, 2026-12-04): pass median 193 s (180–243), floor
-median 30 s (28–33), ratio 6.4×, peak RSS 260 MiB; the target is not met (docs/design.md).
+Measured (2 cores shared with other work, 2026-12-04): pass median 149 s (122–154), floor
+median 28 s (26–35), ratio 5.3×, peak RSS 259 MiB; the target is not met (docs/design.md).
 """
 
 from __future__ import annotations

@@ -22,3 +22,24 @@ def cluster():
         if ray.is_initialized():
             ray.shutdown()
         head.shutdown()
+
+
+@pytest.fixture
+def connected(cluster):
+    """This process connected to the cluster (kept between tests: connecting costs seconds);
+    executors given the cluster's address then reuse the connection and leave it open."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
+    return cluster
+
+
+@pytest.fixture
+def disconnected(cluster):
+    """No connection yet: the code under test must open (and close) its own."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    return cluster

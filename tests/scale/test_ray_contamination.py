@@ -101,7 +101,8 @@ def same(a, b) -> None:
     assert a.training == b.training
 
 
-def test_the_ray_scan_equals_the_local_scan_row_for_row(cluster, corpus):
+def test_the_ray_scan_equals_the_local_scan_row_for_row(disconnected, corpus):
+    cluster = disconnected
     index, train, _ = corpus
     local = scan_corpus(index, train, unit_bytes=UNIT)
     counts = local.band_counts()
@@ -116,7 +117,8 @@ def test_the_ray_scan_equals_the_local_scan_row_for_row(cluster, corpus):
     assert not ray.is_initialized()  # the connection it opened was closed
 
 
-def test_small_dirty_row_limits_and_batches_merge_alike(cluster, corpus):
+def test_small_dirty_row_limits_and_batches_merge_alike(connected, corpus):
+    cluster = connected
     index, train, _ = corpus
     kwargs = {"unit_bytes": UNIT // 2, "batch_bytes": 16 << 10, "max_dirty_rows": 3}
     local = scan_corpus(index, train, jobs=2, **kwargs)
@@ -125,7 +127,8 @@ def test_small_dirty_row_limits_and_batches_merge_alike(cluster, corpus):
     assert len(local.dirty_rows) == 3 < local.n_dirty_rows
 
 
-def test_the_contamination_command_on_ray(cluster, corpus):
+def test_the_contamination_command_on_ray(disconnected, corpus):
+    cluster = disconnected
     _, train, eval_path = corpus
     common = ["data", "contamination", "--eval", str(eval_path), "--train", str(train[0])]
     local = CliRunner().invoke(app, [*common, "--json"])
@@ -175,7 +178,8 @@ def _rows() -> Dataset:
     return Dataset("tickets", samples)
 
 
-def test_the_export_pii_scan_on_ray_equals_the_local_one(cluster):
+def test_the_export_pii_scan_on_ray_equals_the_local_one(connected):
+    cluster = connected
     rows = _rows()
     local = select_for_export(rows, redact_pii=True)
     assert len(local.pii_rows) >= 26
@@ -188,7 +192,8 @@ def test_the_export_pii_scan_on_ray_equals_the_local_one(cluster):
     assert [s.model_dump() for s in on_ray.kept] == [s.model_dump() for s in local.kept]
 
 
-def test_the_export_command_on_ray(cluster, tmp_path):
+def test_the_export_command_on_ray(connected, tmp_path):
+    cluster = connected
     from assay.data import write_dataset
 
     source = tmp_path / "rows.jsonl"

@@ -26,7 +26,7 @@ from assay.cli import app  # noqa: E402
 from assay.run import Runner, RunOptions, eval_from_yaml_text, run_async  # noqa: E402
 from assay.store import Store  # noqa: E402
 
-N_SAMPLES = 80
+N_SAMPLES = 60
 
 CHECKS = '''
 import hashlib
@@ -34,9 +34,9 @@ import time
 
 
 def graded(sample, output):
-    """A deterministic grade that costs CPU (about 25 ms): a chain of hashes of the output."""
+    """A deterministic grade that costs CPU (about 20 ms): a chain of hashes of the output."""
     digest = (output.text + "|" + sample.target).encode()
-    until = time.perf_counter() + 0.025
+    until = time.perf_counter() + 0.02
     rounds = 0
     while time.perf_counter() < until or rounds < 200:
         digest = hashlib.sha256(digest).digest()
@@ -109,7 +109,8 @@ async def wait_for(runner: Runner, done: int, timeout: float = 60) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_killing_a_worker_mid_run_loses_nothing(cluster, project, local_scores):
+async def test_killing_a_worker_mid_run_loses_nothing(connected, project, local_scores):
+    cluster = connected
     store = Store(str(project / "killed.db"))
     runner = Runner(build(project), store, options=ray_options(cluster))
     task = asyncio.create_task(runner.run())
@@ -134,7 +135,8 @@ async def test_killing_a_worker_mid_run_loses_nothing(cluster, project, local_sc
     store.close()
 
 
-async def test_an_interrupted_ray_run_resumes_without_duplicates(cluster, project, local_scores):
+async def test_an_interrupted_ray_run_resumes_without_duplicates(connected, project, local_scores):
+    cluster = connected
     store = Store(str(project / "resumed.db"))
     first = Runner(build(project), store, options=ray_options(cluster))
     task = asyncio.create_task(first.run())
@@ -158,7 +160,8 @@ async def test_an_interrupted_ray_run_resumes_without_duplicates(cluster, projec
     store.close()
 
 
-def test_assay_run_executor_ray_from_the_command_line(cluster, project, local_scores):
+def test_assay_run_executor_ray_from_the_command_line(disconnected, project, local_scores):
+    cluster = disconnected
     path = project / "eval.yaml"
     path.write_text(spec())
     db = str(project / "cli.db")

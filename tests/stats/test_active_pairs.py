@@ -113,10 +113,10 @@ def test_the_rule_picks_only_unresolved_adjacent_pairs_least_resolved_first():
 
 
 def test_active_sampling_recovers_the_order_with_fewer_verdicts_than_uniform():
-    # 12 worlds (seeds 1000-1011). Measured: active stops resolved in all 12 with Kendall
-    # τ = 1 in every world, after 1,451 verdicts on average; uniform sampling under the same
-    # stopping rule needs 2,613 on average (1.8×), also with τ = 1. (A 40-world run, seeds
-    # 1000-1039, in docs/design.md.)
+    # 12 worlds (seeds 1000-1011), warm-up 2 items per pair, then 2 items (4 verdicts) a step.
+    # Measured: active sampling stops resolved in all 12 worlds with Kendall τ = 1 in every
+    # one, after 1,457 single-order verdicts on average; uniform round-robin sampling under
+    # the same stopping rule needs 4,340 on average (3.0×), also with τ = 1 in all 12.
     worlds = range(1000, 1012)
     active = [_active(seed) for seed in worlds]
     uniform = [_uniform(seed) for seed in worlds]
@@ -125,4 +125,4 @@ def test_active_sampling_recovers_the_order_with_fewer_verdicts_than_uniform():
     assert all(a[2] for a in active)  # resolved, not stopped by the budget
     assert min(a[1] for a in active) >= 0.9 and np.mean([a[1] for a in active]) >= 0.98
     assert min(u[1] for u in uniform) >= 0.9
-    assert spent_uniform > 1.4 * spent_active
+    assert spent_uniform > 2 * spent_active
