@@ -50,7 +50,7 @@ def spec_text() -> str:
     return f"window: 1h\nlookback: {DAYS}d\nbaseline: 200\nroutes:\n{routes}\n"
 
 
-def build(path: Path) -> None:
+def build(path: Path, n_traces: int = TRACES) -> None:
     """Bulk-insert the traces and spans (see the module docstring)."""
     from assay.store import Store
     from assay.store.engine import WRITE_OPTION
@@ -61,7 +61,7 @@ def build(path: Path) -> None:
     store = Store(str(path))
     rng = random.Random(14)
     start = END - timedelta(days=DAYS)
-    step = timedelta(days=DAYS) / TRACES
+    step = timedelta(days=DAYS) / n_traces
     writer = store.engine.execution_options(**{WRITE_OPTION: True})
     now = datetime.now(UTC)
     batch_t: list[dict] = []
@@ -75,7 +75,7 @@ def build(path: Path) -> None:
         batch_t.clear()
         batch_s.clear()
 
-    for i in range(TRACES):
+    for i in range(n_traces):
         route = ROUTES[i % len(ROUTES)]
         t0 = start + i * step
         latency = rng.lognormvariate(6.5, 0.5)
@@ -225,12 +225,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also trace the pass's memory")
+    parser.add_argument(
+        "--traces",
+        type=int,
+        default=TRACES,
+        help="traces in the store (two spans each); a smaller store is cached beside the 1M one",
+    )
     args = parser.parse_args()
-    if args.rebuild or not DB.exists():
+    db = DB if args.traces == TRACES else DB.with_name(f"assay-bench-monitor-{args.traces}.db")
+    if args.rebuild or not db.exists():
         started = time.perf_counter()
-        build(DB)
-        print(f"built {DB} ({2 * TRACES:,} spans) in {time.perf_counter() - started:.1f}s")
-    store = Store(str(DB))
+        build(db, args.traces)
+        print(f"built {db} ({2 * args.traces:,} spans) in {time.perf_counter() - started:.1f}s")
+    store = Store(str(db))
     monitors = monitors_from_text(spec_text())
     at = END + timedelta(minutes=1)
     passes, floors = [], []

@@ -59,8 +59,9 @@ def _position(label: str) -> int:
 
 
 def test_active_arena_recovers_the_sim_worlds_order_and_ratings_read_its_rounds(world):  # type: ignore[no-untyped-def]
-    # Seed 0, budget 3,000 single-order verdicts, sim/judge-fair. Measured: see the report in
-    # docs/design.md (verdicts used, rounds, Kendall τ against the ability order).
+    # Seed 0, budget 3,000 single-order verdicts, sim/judge-fair. Measured: 2,408 verdicts in
+    # 35 rounds, stopped when the open adjacent pairs ran out of unjudged samples (150 each);
+    # Kendall τ = 1 against the ability order (≥ 0.9 from 1,232 verdicts on, 1 from 2,096).
     from tests.web.conftest import in_thread
 
     from assay.analyse.ratings import rate_systems

@@ -492,6 +492,7 @@ def audit_judge(
             baseline_length=np.array([v.len_a for v in verbose], dtype=float),
             gamed_length=np.array([v.len_b for v in verbose], dtype=float),
             item_ids=np.array([v.source for v in verbose]),
+            name="verbosity probes",
         )
     ]
     if first_real:
