@@ -28,7 +28,8 @@ def _world(n_systems: int, n_samples: int) -> str:
     ]
     for i in range(n_systems):
         ability = ABILITY[i] if n_systems == 8 else (i - 1) * 1.5
-        lines += [f"      sys{i}:", f"        family: fam{i}", f"        ability: {ability:.3f}"]
+        family = "atlas" if (n_systems, i) == (3, 0) else f"fam{i}"  # the judge-atlas family
+        lines += [f"      sys{i}:", f"        family: {family}", f"        ability: {ability:.3f}"]
     lines += ["dataset:", "  samples:"]
     lines += [
         f"    - {{id: q{i:03d}, input: 'question {i}', target: 'a{i}'}}" for i in range(n_samples)
@@ -106,6 +107,16 @@ def test_the_cli_runs_an_arena_and_rejects_a_bad_strategy(tmp_path):  # type: ig
     assert arena["n_verdicts"] == ratings["n_verdicts"] <= 400
     assert [s["name"] for s in ratings["systems"]][0].endswith(":s2")  # the ablest system
     assert ratings["runs"] == [r["run_id"] for r in arena["rounds"]]
+    assert arena["warnings"] == []
+    # A judge of the same family as one system: the arena says so (C3), as `assay judge` does.
+    atlas = CliRunner().invoke(
+        cli,
+        ["arena", run_id, "--judge", "sim/judge-atlas", "--db", db, "--budget", "60", "--json"],
+        env={"COLUMNS": "300"},
+    )
+    assert atlas.exit_code == 0, atlas.output
+    warnings = json.loads(atlas.stdout)["arena"]["warnings"]
+    assert len(warnings) == 1 and ":s0" in warnings[0] and "atlas" in warnings[0], warnings
     bad = CliRunner().invoke(
         cli, ["arena", run_id, "--judge", "sim/judge-fair", "--db", db, "--strategy", "psychic"]
     )

@@ -130,7 +130,7 @@ def split_by_kb_validity(
     status = {s.sample_id: s.status for s in kb}
     group_of = {
         sample_id: _GROUP_OF_STATUS[status[sample_id]] if sample_id in status else "unchecked"
-        for sample_id in scores.samples
+        for sample_id in scores.sample_meta
     }
     sample_groups: dict[str, list[str]] = {g: [] for g in GROUPS}
     for sample_id, group in group_of.items():

@@ -46,7 +46,7 @@ def rank_sample_rows(
         raise AssayError(f"scorer {scorer!r} is not in every run", where="scorer")
     shared = sorted(set.intersection(*(set(p) for p in per)))
     base = names.index(baseline)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sample_id in shared:
         means = [sum(p[sample_id]) / len(p[sample_id]) for p in per]
         deltas = [m - means[base] for j, m in enumerate(means) if j != base]

@@ -11,9 +11,8 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import fmean
 from typing import Any
-
-import numpy as np
 
 from assay.analyse.judges import JudgeFlag, judge_flags
 from assay.analyse.panels import PanelReport, panel_reports
@@ -113,6 +112,11 @@ def _interval(values: list[float], confidence: float, rate: bool) -> Interval:
     return clip_to_unit(interval) if rate else interval
 
 
+def _label(value: Any) -> str | None:
+    """A slice label as :meth:`assay.core.Sample.slice_value` gives it: text, or ``None``."""
+    return None if value is None else str(value)
+
+
 def _finite(x: Any) -> Any:
     return None if isinstance(x, float) and math.isnan(x) else x
 
@@ -126,8 +130,8 @@ def summarise_run(
     slice_keys = list(slices if slices is not None else manifest.slices)
     labels: dict[str, dict[str, str | None]] = {}
     if slice_keys:
-        for sample in store.get_samples(run_id):
-            labels[sample.id] = {k: sample.slice_value(k) for k in slice_keys}
+        for sid, (metadata, _cluster) in store.sample_labels(run_id).items():
+            labels[sid] = {k: _label(metadata.get(k)) for k in slice_keys}
 
     # (subject, scorer) -> sample_id -> values over epochs
     values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -140,35 +144,44 @@ def summarise_run(
     members: dict[tuple[str, str], list[tuple[Any, Any]]] = defaultdict(list)
     by_result: dict[tuple[str, Any], dict[str, float]] = {}
     judged: set[str] = set()
-    for result in store.iter_results(run_id):
-        n_results[result.subject] += 1
-        if result.error_class:
-            errors[result.subject][result.error_class] += 1
-            for name in scorer_names:
-                ungraded[(result.subject, name)] += 1
+    # Plain score rows (no outputs parsed, no models built): at 100,000 results, reading whole
+    # results took most of `assay show`'s seconds and memory (issue 20).
+    current: tuple[str, str, int] | None = None
+    skip = False
+    for subject, sample_id, epoch, error_class, scorer, value, meta in store.iter_score_rows(
+        run_id, with_metadata=has_panel
+    ):
+        if (subject, sample_id, epoch) != current:
+            current = (subject, sample_id, epoch)
+            n_results[subject] += 1
+            skip = bool(error_class)
+            if skip:
+                assert error_class is not None
+                errors[subject][error_class] += 1
+                for name in scorer_names:
+                    ungraded[(subject, name)] += 1
+        if skip or scorer is None:
             continue
-        for score in result.scores:
-            key = (result.subject, score.scorer)
-            if score.value is None:
-                ungraded[key] += 1
-            else:
-                values[key][result.sample_id].append(score.value)
-            if has_panel:
-                where = (result.sample_id, result.epoch)
-                meta = score.metadata or {}
-                if score.value is not None:
-                    by_result.setdefault((result.subject, where), {})[score.scorer] = score.value
-                if "panel" in meta:
-                    members[key].append((where, meta["panel"]))
-                elif "judge" in meta:
-                    judged.add(score.scorer)
+        key = (subject, scorer)
+        if value is None:
+            ungraded[key] += 1
+        else:
+            values[key][sample_id].append(value)
+        if has_panel:
+            where = (sample_id, epoch)
+            if value is not None:
+                by_result.setdefault((subject, where), {})[scorer] = value
+            if "panel" in meta:
+                members[key].append((where, meta["panel"]))
+            elif "judge" in meta:
+                judged.add(scorer)
 
     metrics: list[MetricSummary] = []
     subjects = [s.name for s in manifest.subjects]
     for subject in subjects:
         for scorer in scorer_names:
             key = (subject, scorer)
-            per_sample = {sid: float(np.mean(v)) for sid, v in values[key].items()}
+            per_sample = {sid: fmean(v) for sid, v in values[key].items()}
             rate = all(x in (0.0, 1.0) for v in values[key].values() for x in v)
 
             metrics.append(

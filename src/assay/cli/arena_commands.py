@@ -113,5 +113,7 @@ def arena(
                 style="dim",
             )
         )
+    for warning in outcome.warnings:
+        err_console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
     if outcome.n_errors:
         err_console.print(f"{outcome.n_errors} judged pair(s) have no verdict", style="yellow")

@@ -143,40 +143,62 @@ def points_of(obs: Observations, window: timedelta, level: np.ndarray | None) ->
     if not obs.times:
         return points
     # Windows by integer arithmetic on epoch seconds (window_floor, vectorised): one datetime
-    # per window, not per observation.
+    # per window, not per observation; every per-window aggregate in one numpy call.
     seconds = window.total_seconds()
-    stamps = np.fromiter((t.timestamp() for t in obs.times), dtype=float, count=len(obs.times))
-    keys = np.floor(stamps / seconds).astype(np.int64)
+    keys = np.floor(obs.epoch_seconds() / seconds).astype(np.int64)
     windows, inverse = np.unique(keys, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")  # observations in time order within a window
-    cuts = np.searchsorted(inverse[order], np.arange(windows.size + 1))
-    for g, key in enumerate(windows.tolist()):
-        start = datetime.fromtimestamp(key * seconds, tz=UTC)
-        idx = order[cuts[g] : cuts[g + 1]]
-        v = values[idx]
-        lv = None
-        if level is not None:
-            finite = level[idx][np.isfinite(level[idx])]
-            lv = float(finite[-1]) if finite.size else None
-        if obs.signal.kind == "binary":
-            bad = int(v.sum())
-            ci = wilson_interval(bad, int(v.size))
-            points.append(Point(start, ci.estimate, ci.low, ci.high, int(v.size), bad, lv))
-        else:
-            low, high = _median_bounds(int(v.size))
-            ordered = np.sort(v)
-            points.append(
-                Point(
-                    start,
-                    float(np.median(ordered)),
-                    float(ordered[low]) if low >= 0 else None,
-                    float(ordered[high]) if high < ordered.size else None,
-                    int(v.size),
-                    None,
-                    lv,
-                )
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=windows.size)
+    cuts = np.concatenate(([0], np.cumsum(counts)))
+    levels: list[float | None] = [None] * windows.size
+    if level is not None:
+        # The statistic's last finite level in each window (observations in time order).
+        order = np.argsort(inverse, kind="stable")
+        finite = np.isfinite(level[order])
+        last = np.maximum.reduceat(np.where(finite, np.arange(order.size), -1), cuts[:-1])
+        levels = [
+            float(level[order[j]]) if j >= lo else None
+            for j, lo in zip(last.tolist(), cuts[:-1].tolist(), strict=True)
+        ]
+    starts = [datetime.fromtimestamp(key * seconds, tz=UTC) for key in windows.tolist()]
+    sizes = counts.tolist()
+    if obs.signal.kind == "binary":
+        # Sums of 0/1 values are exact in any order.
+        bads = np.bincount(inverse, weights=values, minlength=windows.size).astype(np.int64)
+        for start, n, bad, lv in zip(starts, sizes, bads.tolist(), levels, strict=True):
+            ci = _wilson(bad, n)
+            points.append(Point(start, ci.estimate, ci.low, ci.high, n, bad, lv))
+        return points
+    # Each window's values sorted, windows one after another: np.sort per window, in one call.
+    ordered = values[np.lexsort((values, inverse))]
+    for g, (start, n, lv) in enumerate(zip(starts, sizes, levels, strict=True)):
+        base = int(cuts[g])
+        low, high = _median_bounds(n)
+        half = n // 2
+        # np.median of a sorted sample: its middle value, or the mean of its middle two.
+        median = (
+            float(ordered[base + half])
+            if n % 2
+            else float((ordered[base + half - 1] + ordered[base + half]) / 2)
+        )
+        points.append(
+            Point(
+                start,
+                median,
+                float(ordered[base + low]) if low >= 0 else None,
+                float(ordered[base + high]) if high < n else None,
+                n,
+                None,
+                lv,
             )
+        )
     return points
+
+
+@lru_cache(maxsize=4096)
+def _wilson(bad: int, n: int) -> Any:
+    """:func:`wilson_interval` at 95 %, cached by its arguments (windows repeat them)."""
+    return wilson_interval(bad, n)
 
 
 @lru_cache(maxsize=4096)

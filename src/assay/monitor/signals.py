@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +40,9 @@ class Observations:
     values: list[float] = field(default_factory=list)
     trace_ids: list[str] = field(default_factory=list)
     segments: list[str | None] = field(default_factory=list)
+    #: ``times`` as Unix epoch seconds (``t.timestamp()``) when the reader had them as numbers
+    #: (:meth:`epoch_seconds` computes them otherwise).
+    stamps: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -47,11 +50,18 @@ class Observations:
     def array(self) -> np.ndarray:
         return np.asarray(self.values, dtype=float)
 
+    def epoch_seconds(self) -> np.ndarray:
+        """``[t.timestamp() for t in times]`` as an array."""
+        if self.stamps is not None and self.stamps.size == len(self.times):
+            return self.stamps
+        return np.fromiter((t.timestamp() for t in self.times), dtype=float, count=len(self.times))
+
     def subset(self, segment: str | None) -> Observations:
         """The observations of one segment value (``None``: all of them)."""
         if segment is None:
             return self
         keep = [i for i, s in enumerate(self.segments) if s == segment]
+        stamps = self.epoch_seconds()[keep] if self.stamps is not None else None
         return Observations(
             self.route,
             self.signal,
@@ -59,6 +69,7 @@ class Observations:
             [self.values[i] for i in keep],
             [self.trace_ids[i] for i in keep],
             [self.segments[i] for i in keep],
+            stamps,
         )
 
 
@@ -90,46 +101,142 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-def route_traces(
-    conn: Connection, route: Route, since: datetime, until: datetime
-) -> list[TraceRow]:
-    """The traces of ``route`` that started in [since, until), in time order, with the value of
-    the route's ``segment_by`` attribute (from the trace's root span) when it has one."""
-    query = select(
-        traces.c.id,
-        traces.c.start_time,
-        traces.c.end_time,
-        traces.c.status,
-        traces.c.cost,
-        traces.c.session_id,
-    ).where(traces.c.start_time >= since, traces.c.start_time < until)
+def _micros(values: Sequence[Any]) -> np.ndarray:
+    """Unix epoch microseconds of timestamps as the driver returns them: SQLite's text (naive,
+    UTC, as :class:`assay.store.tables.UTCDateTime` stores it) parsed by numpy in one call, or
+    datetimes (naive ones are UTC)."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    if all(isinstance(v, str) for v in values):
+        try:
+            return np.array(values, dtype="datetime64[us]").astype(np.int64)
+        except ValueError:  # a format numpy does not read (an offset): the slow way
+            values = [datetime.fromisoformat(v) for v in values]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    tick = timedelta(microseconds=1)
+    return np.fromiter(
+        (((v.replace(tzinfo=UTC) if v.tzinfo is None else v) - epoch) // tick for v in values),
+        dtype=np.int64,
+        count=len(values),
+    )
+
+
+def _datetimes(micros: np.ndarray) -> np.ndarray:
+    """Timezone-aware (UTC) datetimes of epoch microseconds, as an object array."""
+    naive = micros.astype("datetime64[us]").astype(object)
+    return np.fromiter((t.replace(tzinfo=UTC) for t in naive), dtype=object, count=micros.size)
+
+
+@dataclass
+class RouteRead:
+    """The traces of a route in a time range, as columns in time order (one read shared by
+    every signal of the route; :meth:`rows` gives them as :class:`TraceRow`)."""
+
+    ids: np.ndarray  # object: str
+    start: np.ndarray  # int64 epoch microseconds
+    end: np.ndarray  # int64 epoch microseconds
+    status: list[str]
+    cost: list[float | None]
+    session_id: list[str | None]
+    segment: np.ndarray  # object: str | None
+    _times: np.ndarray | None = field(default=None, repr=False)
+    _index: dict[str, int] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    @property
+    def times(self) -> np.ndarray:
+        """The start times (aware datetimes) as an object array."""
+        if self._times is None:
+            self._times = _datetimes(self.start)
+        return self._times
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Trace id → position."""
+        if self._index is None:
+            self._index = {t: i for i, t in enumerate(self.ids.tolist())}
+        return self._index
+
+    def rows(self) -> list[TraceRow]:
+        ends = _datetimes(self.end)
+        return [
+            TraceRow(*fields)
+            for fields in zip(
+                self.ids.tolist(),
+                self.times.tolist(),
+                ends.tolist(),
+                self.status,
+                self.cost,
+                self.session_id,
+                self.segment.tolist(),
+                strict=True,
+            )
+        ]
+
+
+def _route_where(query: Any, route: Route, since: datetime, until: datetime) -> Any:
+    query = query.where(traces.c.start_time >= since, traces.c.start_time < until)
     if route.route is not None:
         query = query.where(traces.c.route == route.route)
     if route.environment is not None:
         query = query.where(traces.c.environment == route.environment)
     if route.service is not None:
         query = query.where(traces.c.service == route.service)
+    return query
+
+
+def read_route(conn: Connection, route: Route, since: datetime, until: datetime) -> RouteRead:
+    """:func:`route_traces` as columns."""
+    from sqlalchemy import String, type_coerce
+
+    query = select(
+        traces.c.id,
+        # Timestamps as the driver returns them (text on SQLite), converted in one numpy call.
+        type_coerce(traces.c.start_time, String),
+        type_coerce(traces.c.end_time, String),
+        traces.c.status,
+        traces.c.cost,
+        traces.c.session_id,
+    )
+    query = _route_where(query, route, since, until)
     rows = conn.execute(query.order_by(traces.c.start_time, traces.c.id)).all()
-    ids = [r.id for r in rows]
     dialect = conn.dialect.name
     if route.attributes:
-        ids_ok = _attribute_match(conn, ids, route.attributes, dialect)
-        rows = [r for r in rows if r.id in ids_ok]
-        ids = [r.id for r in rows]
-    segments: dict[str, str] = {}
+        ids_ok = _attribute_match(conn, [r[0] for r in rows], route.attributes, dialect)
+        rows = [r for r in rows if r[0] in ids_ok]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+    ids = np.array(columns[0], dtype=object)
+    segment = np.full(ids.size, None, dtype=object)
     if route.segment_by:
+        segments: dict[str, str] = {}
         value = json_attribute(spans.c.attributes_json, route.segment_by, dialect)
-        for chunk in _chunks(ids):
+        for chunk in _chunks(list(columns[0])):
             for trace_id, seg in conn.execute(
                 select(spans.c.trace_id, value).where(
                     spans.c.trace_id.in_(chunk), spans.c.parent_id.is_(None), value.is_not(None)
                 )
             ):
                 segments.setdefault(trace_id, str(seg))
-    return [
-        TraceRow(r.id, r.start_time, r.end_time, r.status, r.cost, r.session_id, segments.get(r.id))
-        for r in rows
-    ]
+        segment[:] = [segments.get(t) for t in columns[0]]
+    return RouteRead(
+        ids=ids,
+        start=_micros(columns[1]),
+        end=_micros(columns[2]),
+        status=list(columns[3]),
+        cost=list(columns[4]),
+        session_id=list(columns[5]),
+        segment=segment,
+    )
+
+
+def route_traces(
+    conn: Connection, route: Route, since: datetime, until: datetime
+) -> list[TraceRow]:
+    """The traces of ``route`` that started in [since, until), in time order, with the value of
+    the route's ``segment_by`` attribute (from the trace's root span) when it has one."""
+    return read_route(conn, route, since, until).rows()
 
 
 def _attribute_match(
@@ -164,26 +271,32 @@ def _scalar(text: Any) -> Any:
 
 
 def _final_outputs(
-    conn: Connection, ids: Sequence[str]
-) -> dict[str, tuple[str | None, int | None, list[str]]]:
-    """Per trace: the text, output tokens and finish reasons of its last successful LLM call."""
-    out: dict[str, tuple[str | None, int | None, list[str]]] = {}
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(
-                spans.c.trace_id,
-                spans.c.end_time,
-                spans.c.output_json,
-                spans.c.output_tokens,
-                spans.c.finish_reasons_json,
-            )
-            .where(spans.c.trace_id.in_(chunk), spans.c.kind == "llm", spans.c.status != "error")
-            .order_by(spans.c.trace_id, spans.c.end_time)
-        )
-        for row in rows:
-            reasons = _reasons(row.finish_reasons_json)
-            out[row.trace_id] = (_output_text(row.output_json), row.output_tokens, reasons)
-    return out
+    conn: Connection, route: Route, since: datetime, until: datetime, read: RouteRead
+) -> dict[int, tuple[str | None, int | None, list[str]]]:
+    """Per trace (by its position in ``read``): the text, output tokens and finish reasons of
+    its last successful LLM call, from one read of the route's LLM spans."""
+    query = select(
+        spans.c.trace_id,
+        spans.c.output_json,
+        spans.c.output_tokens,
+        spans.c.finish_reasons_json,
+    ).select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
+    query = _route_where(query, route, since, until).where(
+        spans.c.kind == "llm", spans.c.status != "error"
+    )
+    index = read.index
+    last: dict[int, tuple[Any, Any, Any]] = {}
+    # In end-time order per trace, so the last successful call wins.
+    for trace_id, output, tokens, reasons in conn.execute(
+        query.order_by(spans.c.trace_id, spans.c.end_time)
+    ):
+        i = index.get(trace_id)
+        if i is not None:
+            last[i] = (output, tokens, reasons)
+    return {
+        i: (_output_text(output), tokens, _reasons(reasons))
+        for i, (output, tokens, reasons) in last.items()
+    }
 
 
 @lru_cache(maxsize=256)
@@ -219,16 +332,26 @@ def _output_text(output_json: str | None) -> str | None:
 def format_bad(text: str, schema: dict[str, Any] | None) -> bool:
     """Whether an output fails the format check: not one JSON value (after trimming
     whitespace), or not valid against ``schema``."""
-    try:
-        value = json.loads(text.strip())
-    except ValueError:
-        return True
+    return _format_check(schema)(text)
+
+
+def _format_check(schema: dict[str, Any] | None) -> Any:
+    """:func:`format_bad` for one schema (its validator built once)."""
+    validator = None
     if schema is not None:
         from jsonschema.validators import validator_for
 
         validator = validator_for(schema)(schema)
-        return not validator.is_valid(value)
-    return False
+    loads = json.loads
+
+    def bad(text: str) -> bool:
+        try:
+            value = loads(text.strip())
+        except ValueError:
+            return True
+        return validator is not None and not validator.is_valid(value)
+
+    return bad
 
 
 def observe(
@@ -236,75 +359,90 @@ def observe(
 ) -> Observations:
     """The observations of one signal on one route for traces started in [since, until)."""
     with store.engine.connect() as conn:
-        rows = route_traces(conn, route, since, until)
-        return observe_rows(conn, rows, route, signal)
+        read = read_route(conn, route, since, until)
+        return observe_read(conn, read, route, signal, since, until)
 
 
-def observe_rows(
+def observe_read(
     conn: Connection,
-    rows: list[TraceRow],
+    read: RouteRead,
     route: Route,
     signal: Signal,
+    since: datetime,
+    until: datetime,
     shared: dict[str, Any] | None = None,
 ) -> Observations:
     """:func:`observe` for traces already read (several signals share one read; ``shared``
     keeps what one signal read for the next, e.g. the final outputs)."""
-    obs = Observations(route.name, signal)
-    ids = [r.id for r in rows]
-    values: dict[str, float] = {}
+    n = len(read)
+    # One value per trace of ``read``, NaN where the trace has none.
+    values = np.full(n, np.nan)
     name = signal.name
     shared = {} if shared is None else shared
     if name == "error_rate":
-        values = {r.id: float(r.status == "error") for r in rows}
+        values = np.fromiter((s == "error" for s in read.status), dtype=float, count=n)
     elif name == "latency":
-        values = {r.id: (r.end - r.start).total_seconds() * 1000 for r in rows}
+        # (end − start).total_seconds() * 1000, as timedelta computes it: µs / 10⁶.
+        values = (read.end - read.start) / 1e6 * 1000
     elif name == "cost":
-        values = {r.id: float(r.cost) for r in rows if r.cost is not None}
+        values = np.array([np.nan if c is None else c for c in read.cost], dtype=float)
     elif name in ("format_validity", "refusal_rate", "output_length"):
         if "finals" not in shared:
-            shared["finals"] = _final_outputs(conn, ids)
+            shared["finals"] = _final_outputs(conn, route, since, until, read)
         finals = shared["finals"]
-        pattern = re.compile(signal.options["pattern"]) if name == "refusal_rate" else None
-        for trace_id, (text, tokens, reasons) in finals.items():
-            if name == "format_validity":
+        if name == "format_validity":
+            bad = _format_check(signal.options.get("schema"))
+            for i, (text, _, _) in finals.items():
                 if text is not None:
-                    values[trace_id] = float(format_bad(text, signal.options.get("schema")))
-            elif name == "refusal_rate":
+                    values[i] = float(bad(text))
+        elif name == "refusal_rate":
+            search = re.compile(signal.options["pattern"]).search
+            for i, (text, _, reasons) in finals.items():
                 refused = "content_filter" in reasons or (
-                    text is not None and pattern is not None and pattern.search(text) is not None
+                    text is not None and search(text) is not None
                 )
-                values[trace_id] = float(refused)
-            else:
+                values[i] = float(refused)
+        else:
+            for i, (text, tokens, _) in finals.items():
                 if tokens is not None:
-                    values[trace_id] = float(tokens)
+                    values[i] = float(tokens)
                 elif text is not None:
-                    values[trace_id] = float(len(text.split()))
-    elif name == "judge_score":
-        values = _scores(conn, ids, signal.options["name"], signal.options.get("source"))
-    elif name == "canary_failure":
-        # A probe fails when its mean score (over the canary's scorers) is below 0.5.
-        scored = _scores(conn, ids, None, "canary")
-        values = {k: float(v < CANARY_PASS) for k, v in scored.items()}
-    elif name == "feedback":
-        values = _thumbs(
-            conn,
-            ids,
-            signal.options.get("rater_role", "end_user"),
-            signal.options.get("surface", "prod"),
-        )
-    elif name == "outcome_failure":
-        values = _outcomes(conn, rows, signal.options["window"])
-    else:  # pragma: no cover - the spec rejects unknown signals
-        raise ValueError(name)
-    for row in rows:
-        value = values.get(row.id)
-        if value is None or value != value:  # missing or NaN
-            continue
-        obs.times.append(row.start)
-        obs.values.append(value)
-        obs.trace_ids.append(row.id)
-        obs.segments.append(row.segment)
-    return obs
+                    values[i] = float(len(text.split()))
+    else:
+        ids = read.ids.tolist()
+        by_id: dict[str, float]
+        if name == "judge_score":
+            by_id = _scores(conn, ids, signal.options["name"], signal.options.get("source"))
+        elif name == "canary_failure":
+            # A probe fails when its mean score (over the canary's scorers) is below 0.5.
+            scored = _scores(conn, ids, None, "canary")
+            by_id = {k: float(v < CANARY_PASS) for k, v in scored.items()}
+        elif name == "feedback":
+            by_id = _thumbs(
+                conn,
+                ids,
+                signal.options.get("rater_role", "end_user"),
+                signal.options.get("surface", "prod"),
+            )
+        elif name == "outcome_failure":
+            by_id = _outcomes(conn, read.rows(), signal.options["window"])
+        else:  # pragma: no cover - the spec rejects unknown signals
+            raise ValueError(name)
+        index = read.index
+        for trace_id, value in by_id.items():
+            i = index.get(trace_id)
+            if i is not None and value is not None:
+                values[i] = value
+    keep = np.flatnonzero(~np.isnan(values))  # missing or NaN: no observation
+    return Observations(
+        route.name,
+        signal,
+        read.times[keep].tolist(),
+        values[keep].tolist(),
+        read.ids[keep].tolist(),
+        read.segment[keep].tolist(),
+        read.start[keep] / 1e6,
+    )
 
 
 def _scores(
@@ -385,10 +523,10 @@ def observe_route(
 ) -> dict[str, Observations]:
     """Every signal of ``route`` (keyed by :func:`series_name`) from one read of its traces."""
     with store.engine.connect() as conn:
-        rows = route_traces(conn, route, since, until)
+        read = read_route(conn, route, since, until)
         shared: dict[str, Any] = {}
         return {
-            series_name(s): observe_rows(conn, rows, route, s, shared)
+            series_name(s): observe_read(conn, read, route, s, since, until, shared)
             for s in route.signals
             if s.kind != "check"
         }

@@ -36,21 +36,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from assay.core import AssayError, content_hash
 from assay.monitor.spec import Route
 from assay.monitor.substrate_scan import (
+    ATTRIBUTE_KEYS,
     PROMPT_KEYS,
     TEMPERATURE,
-    _attribute_rows,
     _aware,
     _deploy_rows,
-    _grouped,
-    _llm_rows,
     _project,
     _prompt_content_rows,
     _retrieval_rows,
+    span_groups,
 )
 from assay.store import Store
 from assay.store.engine import WRITE_OPTION
@@ -58,9 +57,7 @@ from assay.store.tables import (
     embedding_probes,
     manifests,
     online_judgements,
-    retrievals,
     runs,
-    spans,
     substrate_events,
 )
 
@@ -188,8 +185,6 @@ def detect_from_traces(
     store: Store, route: Route, since: datetime, until: datetime
 ) -> list[SubstrateEvent]:
     """Every substrate event of ``route``'s spans started in [since, until)."""
-    from sqlalchemy import literal
-
     events: list[SubstrateEvent] = []
     with store.engine.connect() as conn:
         name = route.name
@@ -197,46 +192,53 @@ def detect_from_traces(
         def add(kind: str, rows: list[tuple[str, str, datetime, int]]) -> None:
             events.extend(transitions(rows, kind=kind, route=name))
 
+        # One scan of the LLM and embedding spans serves every kind read from spans.
+        groups = span_groups(conn, route, since, until)
         # Failed calls report no response (some instrumentations echo the request model).
-        llm = (spans.c.kind == "llm") & (spans.c.status != "error")
-        # One scan of the LLM spans' columns and one of their attributes serve every kind.
-        calls = _llm_rows(conn, route, since, until, llm)
-        add("model", _project(calls, lambda r: (r[0], r[1])))
-        add("fingerprint", _project(calls, lambda r: (r[0], r[2])))
-        add(
-            "params",
-            _project(calls, lambda r: (f"{r[0]}.max_tokens", r[3]) if r[0] else (None, None)),
-        )
-        attrs = _attribute_rows(conn, route, since, until, llm, (*PROMPT_KEYS, TEMPERATURE))
-        add("prompt", _project(attrs, lambda r: (r[0], r[1]) if r[0] in PROMPT_KEYS else (None,)))
+        calls = [g for g in groups if g.kind == "llm" and g.ok]
+        add("model", _project(calls, lambda g: (g.requested, g.resolved)))
+        add("fingerprint", _project(calls, lambda g: (g.requested, g.fingerprint)))
         add(
             "params",
             _project(
-                attrs,
-                lambda r: (
-                    (f"{r[2]}.temperature", r[1]) if r[0] == TEMPERATURE and r[2] else (None,)
+                calls,
+                lambda g: (
+                    (f"{g.requested}.max_tokens", g.max_tokens) if g.requested else (None, None)
                 ),
             ),
         )
-        add("prompt", _prompt_content_rows(conn, route, since, until, llm))
-        embed_model = func.coalesce(spans.c.model_resolved, spans.c.model_requested)
+        prompt_keys = [(i, k) for i, k in enumerate(ATTRIBUTE_KEYS) if k in PROMPT_KEYS]
         add(
-            "embedding",
-            _grouped(
-                conn,
-                literal("embedding model"),
-                embed_model,
-                route,
-                since,
-                until,
-                spans.c.kind == "embedding",
+            "prompt",
+            [
+                row
+                for i, k in prompt_keys
+                for row in _project(calls, lambda g, i=i, k=k: (k, g.attributes[i]))
+            ],
+        )
+        t = ATTRIBUTE_KEYS.index(TEMPERATURE)
+        add(
+            "params",
+            _project(
+                calls,
+                lambda g: (
+                    (f"{g.requested}.temperature", g.attributes[t]) if g.requested else (None,)
+                ),
             ),
         )
-        for column, kind in (
-            (retrievals.c.embedding_version, "embedding"),
-            (retrievals.c.index_version, "index"),
-        ):
-            add(kind, _retrieval_rows(conn, column, route, since, until))
+        add("prompt", _prompt_content_rows(calls))
+        add(
+            "embedding",
+            _project(
+                (g for g in groups if g.kind == "embedding"),
+                lambda g: (
+                    "embedding model",
+                    g.resolved if g.resolved is not None else g.requested,
+                ),
+            ),
+        )
+        for kind, rows in _retrieval_rows(conn, route, since, until):
+            add(kind, rows)
         add("deploy", _deploy_rows(conn, route, since, until))
     events.sort(key=lambda e: (e.time, KIND_RANK.get(e.kind, 99), e.key))
     return events

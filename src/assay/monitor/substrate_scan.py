@@ -18,9 +18,10 @@ them count as versions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select
 
@@ -65,104 +66,90 @@ def _route_join(query: Any, route: Route, since: datetime, until: datetime) -> A
     return query
 
 
-def _grouped(
-    conn: Connection,
-    key: Any,
-    value: Any,
-    route: Route,
-    since: datetime,
-    until: datetime,
-    *where: Any,
-) -> list[tuple[str, str, datetime, int]]:
-    hour = _hour(spans.c.start_time, conn.dialect.name)
-    query = (
-        select(key, value, func.min(spans.c.start_time), func.count())
-        .select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
-        .where(value.is_not(None), key.is_not(None), *where)
-        .group_by(key, value, hour)
-    )
-    query = _route_join(query, route, since, until)
-    out = []
-    for k, v, first, count in conn.execute(query):
-        if isinstance(first, str):  # SQLite aggregates come back as text
-            first = datetime.fromisoformat(first).replace(tzinfo=UTC)
-        elif first.tzinfo is None:
-            first = first.replace(tzinfo=UTC)
-        out.append((str(k), str(v), first, int(count)))
-    return out
+#: The attribute keys of the LLM spans that the scan reads (prompt versions, temperature).
+ATTRIBUTE_KEYS = (*PROMPT_KEYS, TEMPERATURE)
 
 
-def _llm_rows(
-    conn: Connection, route: Route, since: datetime, until: datetime, llm: Any
-) -> list[tuple[Any, ...]]:
-    """(requested, resolved, fingerprint, max_tokens, hour, first, count) of the LLM spans."""
-    hour = _hour(spans.c.start_time, conn.dialect.name)
-    cols = (
+@dataclass(frozen=True)
+class SpanGroup:
+    """One group of the route's LLM and embedding spans in one hour: every column the
+    substrate kinds read, with the group's first start time and its count."""
+
+    kind: str
+    ok: bool  # status != 'error'
+    requested: Any
+    resolved: Any
+    fingerprint: Any
+    max_tokens: Any
+    attributes: tuple[Any, ...]  # the values of ATTRIBUTE_KEYS (None: absent)
+    content_key: str
+    content: Any  # the prompt's template or opening system message (None: neither)
+    hour: Any
+    first: datetime
+    count: int
+
+
+def span_groups(
+    conn: Connection, route: Route, since: datetime, until: datetime
+) -> list[SpanGroup]:
+    """The route's LLM and embedding spans started in [since, until), grouped by every column
+    the substrate kinds read and the hour: one scan for what used to be one scan per kind
+    (model columns, attributes, prompt content, embedding model). Each kind then projects the
+    groups (:func:`_project`), so its (key, value, hour) rows are the same as its own
+    ``GROUP BY`` would give."""
+    dialect = conn.dialect.name
+    hour = _hour(spans.c.start_time, dialect)
+    attributes = [json_attribute(spans.c.attributes_json, k, dialect) for k in ATTRIBUTE_KEYS]
+    key, text = _prompt_content_columns(dialect)
+    groups = (
+        spans.c.kind,
+        spans.c.status,
         spans.c.model_requested,
         spans.c.model_resolved,
         spans.c.system_fingerprint,
         spans.c.request_max_tokens,
+        *attributes,
+        key,
+        text,
+        hour,
     )
     query = (
-        select(*cols, hour, func.min(spans.c.start_time), func.count())
+        select(*groups, func.min(spans.c.start_time), func.count())
         .select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
-        .where(llm)
-        .group_by(*cols, hour)
+        .where(spans.c.kind.in_(("llm", "embedding")))
+        .group_by(*groups)
     )
     query = _route_join(query, route, since, until)
-    return [(*r[:5], _aware(r[5]), int(r[6])) for r in conn.execute(query)]
-
-
-def _attribute_rows(
-    conn: Connection,
-    route: Route,
-    since: datetime,
-    until: datetime,
-    llm: Any,
-    keys: Sequence[str],
-) -> list[tuple[Any, ...]]:
-    """(attribute, value, requested model, hour, first, count) for the ``keys`` the LLM spans
-    carry, from one scan (``json_each`` / ``jsonb_each_text``)."""
-    from sqlalchemy import cast, true
-    from sqlalchemy.dialects.postgresql import JSONB
-
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        each = (
-            func.jsonb_each_text(cast(spans.c.attributes_json, JSONB))
-            .table_valued("key", "value")
-            .lateral()
+    n = len(ATTRIBUTE_KEYS)
+    return [
+        SpanGroup(
+            kind=r[0],
+            ok=r[1] != "error",
+            requested=r[2],
+            resolved=r[3],
+            fingerprint=r[4],
+            max_tokens=r[5],
+            attributes=tuple(r[6 : 6 + n]),
+            content_key=r[6 + n],
+            content=r[7 + n],
+            hour=r[8 + n],
+            first=_aware(r[9 + n]),
+            count=int(r[10 + n]),
         )
-    else:
-        each = func.json_each(spans.c.attributes_json).table_valued("key", "value")
-    hour = _hour(spans.c.start_time, dialect)
-    query = (
-        select(
-            each.c.key,
-            each.c.value,
-            spans.c.model_requested,
-            hour,
-            func.min(spans.c.start_time),
-            func.count(),
-        )
-        .select_from(spans.join(traces, traces.c.id == spans.c.trace_id).join(each, true()))
-        .where(llm, each.c.key.in_(list(keys)), each.c.value.is_not(None))
-        .group_by(each.c.key, each.c.value, spans.c.model_requested, hour)
-    )
-    query = _route_join(query, route, since, until)
-    return [(*r[:4], _aware(r[4]), int(r[5])) for r in conn.execute(query)]
+        for r in conn.execute(query)
+    ]
 
 
-def _project(rows: Iterable[tuple[Any, ...]], pick: Any) -> list[tuple[str, str, datetime, int]]:
-    """(key, value, first, count) per key, value and hour from finer rows whose last three
-    fields are (hour, first, count); ``pick`` maps a row to its (key, value) (None: skip)."""
+def _project(rows: Iterable[Any], pick: Any) -> list[tuple[str, str, datetime, int]]:
+    """(key, value, first, count) per key, value and hour from finer groups; ``pick`` maps a
+    group to its (key, value) (None: skip)."""
     merged: dict[tuple[str, str, Any], list[Any]] = {}
     for row in rows:
         picked = pick(row)
         if len(picked) != 2 or picked[0] is None or picked[1] is None:
             continue
-        key = (str(picked[0]), str(picked[1]), row[-3])
-        first, count = row[-2], row[-1]
+        key = (str(picked[0]), str(picked[1]), row.hour)
+        first, count = row.first, row.count
         if key in merged:
             merged[key][0] = min(merged[key][0], first)
             merged[key][1] += count
@@ -179,17 +166,12 @@ def prompt_content_hash(text: str) -> str:
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
 
 
-def _prompt_content_rows(
-    conn: Connection, route: Route, since: datetime, until: datetime, llm: Any
-) -> list[tuple[str, str, datetime, int]]:
-    """Per prompt, the hash of the prompt *content* the LLM spans carried (a template attribute,
-    else the system message that opens the input), keyed by the prompt's version label (or the
-    requested model when the spans carry none): a prompt edited under an unchanged version
-    label is a ``prompt`` event whose key reads ``content of <version>``."""
+def _prompt_content_columns(dialect: str) -> tuple[Any, Any]:
+    """SQL for the prompt-content key (``content of <version label>``, else of the requested
+    model) and text (a template attribute, else the system message that opens the input)."""
     from sqlalchemy import and_, case, cast, literal
     from sqlalchemy.dialects.postgresql import JSONB
 
-    dialect = conn.dialect.name
     if dialect == "postgresql":
         first = cast(spans.c.input_json, JSONB).op("->")(literal(0))
         role, content = first.op("->>")(literal("role")), first.op("->>")(literal("content"))
@@ -204,7 +186,18 @@ def _prompt_content_rows(
     text = func.coalesce(*templates, system)
     versions = [json_attribute(spans.c.attributes_json, k, dialect) for k in PROMPT_KEYS]
     key = literal("content of ") + func.coalesce(*versions, spans.c.model_requested, "prompt")
-    rows = _grouped(conn, key, text, route, since, until, llm)
+    return key, text
+
+
+def _prompt_content_rows(groups: Iterable[SpanGroup]) -> list[tuple[str, str, datetime, int]]:
+    """Per prompt, the hash of the prompt *content* the successful LLM spans carried (a
+    template attribute, else the system message that opens the input), keyed by the prompt's
+    version label (or the requested model when the spans carry none): a prompt edited under an
+    unchanged version label is a ``prompt`` event whose key reads ``content of <version>``."""
+    rows = _project(
+        (g for g in groups if g.kind == "llm" and g.ok),
+        lambda g: (g.content_key, g.content),
+    )
     totals: Counter[str] = Counter()
     per_value: Counter[tuple[str, str]] = Counter()
     for k, v, _, n in rows:
@@ -226,14 +219,25 @@ def _prompt_content_rows(
     ]
 
 
+class _RetrievalGroup(NamedTuple):
+    embedding_version: Any
+    index_version: Any
+    hour: Any
+    first: datetime
+    count: int
+
+
 def _retrieval_rows(
-    conn: Connection, column: Any, route: Route, since: datetime, until: datetime
-) -> list[tuple[str, str, datetime, int]]:
-    from sqlalchemy import and_, literal
+    conn: Connection, route: Route, since: datetime, until: datetime
+) -> list[tuple[str, list[tuple[str, str, datetime, int]]]]:
+    """``embedding`` rows (key ``embedding_version``) and ``index`` rows (``index_version``) of
+    the route's retrievals, from one scan."""
+    from sqlalchemy import and_, or_
 
     hour = _hour(spans.c.start_time, conn.dialect.name)
+    columns = (retrievals.c.embedding_version, retrievals.c.index_version)
     query = (
-        select(literal(column.name), column, func.min(spans.c.start_time), func.count())
+        select(*columns, hour, func.min(spans.c.start_time), func.count())
         .select_from(
             retrievals.join(
                 spans,
@@ -243,11 +247,17 @@ def _retrieval_rows(
                 ),
             ).join(traces, traces.c.id == spans.c.trace_id)
         )
-        .where(column.is_not(None))
-        .group_by(column, hour)
+        .where(or_(*(c.is_not(None) for c in columns)))
+        .group_by(*columns, hour)
     )
     query = _route_join(query, route, since, until)
-    return [(str(k), str(v), _aware(first), int(c)) for k, v, first, c in conn.execute(query)]
+    groups = [
+        _RetrievalGroup(e, i, h, _aware(first), int(c)) for e, i, h, first, c in conn.execute(query)
+    ]
+    return [
+        ("embedding", _project(groups, lambda g: ("embedding_version", g.embedding_version))),
+        ("index", _project(groups, lambda g: ("index_version", g.index_version))),
+    ]
 
 
 def _deploy_rows(

@@ -31,7 +31,7 @@ from typing import Any
 from assay.core import Sample, SpecError
 from assay.data import Dataset
 from assay.run.evaluation import Eval
-from assay.run.pairwise import PairSide, pair_samples, resolve_side
+from assay.run.pairwise import PairSide, _graded, pair_samples, resolve_side
 from assay.stats.active_pairs import RankingState, next_pairs, ranking_state
 from assay.store import Store
 
@@ -67,6 +67,8 @@ class ArenaOutcome:
     n_errors: int = 0
     stopped: str = ""
     state: RankingState | None = None
+    #: Judges sharing a model lineage with a system they grade (C3), in words.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def run_ids(self) -> list[str]:
@@ -85,6 +87,7 @@ class ArenaOutcome:
             "n_verdicts": self.n_verdicts,
             "n_errors": self.n_errors,
             "stopped": self.stopped,
+            "warnings": self.warnings,
             "rounds": [r.as_dict() for r in self.rounds],
             "order": state.order() if state else [],
             "critical_z": state.critical_z if state else None,
@@ -160,7 +163,7 @@ def run_arena(
     judge); ``per_round`` defaults to k − 1 pairs."""
     from assay.providers.lineage import default_registry
     from assay.run.runner import RunOptions, run
-    from assay.score.judges import PairwiseJudge, PairwiseJudgeSubject
+    from assay.score.judges import PairwiseJudge, PairwiseJudgeSubject, lineage_warnings
     from assay.score.judges.pairwise import PairwisePreference, PositionConsistency
 
     if strategy not in STRATEGIES:
@@ -217,12 +220,16 @@ def run_arena(
         round_samples: list[Sample] = []
         sides_of: dict[str, dict[str, str]] = {}
         picked: list[tuple[str, str]] = []
+        graded: dict[str, tuple[str, str, frozenset[str]]] = {}  # for the lineage check
         for (i, j), n in chosen:
             take = pools[(i, j)][: min(n, room - len(round_samples))]
             if not take:
                 continue
             del pools[(i, j)][: len(take)]
             picked.append((labels[i], labels[j]))
+            for side, which in ((sides[i], "a"), (sides[j], "b")):
+                for entry in _graded(side, take, which, registry):
+                    graded.setdefault(entry[0], entry)
             for s in take:
                 sid = f"{s.id}@{i}v{j}"
                 round_samples.append(s.model_copy(update={"id": sid}))
@@ -231,7 +238,7 @@ def run_arena(
             out.stopped = "budget"
             break
         pairwise = PairwiseJudge(judge=judge, context=context, both_orders=True)
-        subject = PairwiseJudgeSubject(name, pairwise, sides={})
+        subject = PairwiseJudgeSubject(name, pairwise, sides={}, graded=list(graded.values()))
         ev = Eval(
             name=f"pairwise {arena_name} round {round_no}",
             dataset=Dataset(f"pairs:{arena_name}", round_samples, source=" vs ".join(labels)),
@@ -251,6 +258,9 @@ def run_arena(
             lineage=registry,
             scorer_context=context,
         )
+        for warning in lineage_warnings(ev):
+            if warning.describe() not in out.warnings:
+                out.warnings.append(warning.describe())
         outcome = run(ev, db=store, options=RunOptions(cache=cache))
         first, second, result, errors = _read_round(store, outcome.run_id, name, sides_of)
         out.verdicts["first"] += first

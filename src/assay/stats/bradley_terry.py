@@ -247,15 +247,15 @@ def fit_bradley_terry(
             thetas.append(_centred(boot, k))
             gammas.append(boot[:, k - 1] if position else np.zeros(b))
         all_theta = np.concatenate(thetas)
-        z = NormalDist().inv_cdf(1 - alpha / 2)
-        half = z * all_theta.std(axis=0, ddof=1)
+        z_crit = NormalDist().inv_cdf(1 - alpha / 2)
+        half = z_crit * all_theta.std(axis=0, ddof=1)
         theta_low, theta_high = theta - half, theta + half
         diffs = all_theta[:, :, None] - all_theta[:, None, :]
-        half_diff = z * diffs.std(axis=0, ddof=1)
+        half_diff = z_crit * diffs.std(axis=0, ddof=1)
         point = theta[:, None] - theta[None, :]
         diff_low, diff_high = point - half_diff, point + half_diff
         g = np.concatenate(gammas)
-        half_g = z * float(g.std(ddof=1))
+        half_g = z_crit * float(g.std(ddof=1))
         gamma_interval = (gamma - half_g, gamma + half_g)
     return BradleyTerryFit(
         names=names,

@@ -789,6 +789,68 @@ class Store:
                 for row in chunk:
                     yield codec.result_from_row(row, by_result.get(row.id, []))
 
+    def sample_labels(self, run_id: str) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Sample id → (metadata, cluster) for the run's samples, in dataset order.
+
+        What slices and clusters need, without the inputs, targets and provenance that
+        :meth:`get_samples` parses into models (at 100,000 samples, seconds and hundreds of MB).
+        """
+        query = (
+            select(samples_t.c.id, samples_t.c.metadata_json, samples_t.c.cluster)
+            .where(samples_t.c.run_id == run_id)
+            .order_by(samples_t.c.position)
+        )
+        with self._reading(f"read the samples of run {run_id!r}") as conn:
+            self._require_run(conn, run_id)
+            return {
+                sid: (codec.loads(meta) or {}, cluster)
+                for sid, meta, cluster in conn.execute(query)
+            }
+
+    def iter_score_rows(
+        self, run_id: str, *, with_metadata: bool = False
+    ) -> Iterator[tuple[str, str, int, str | None, str | None, float | None, Any]]:
+        """The run's scores as plain rows, ordered by subject, sample id, epoch and position:
+        ``(subject, sample_id, epoch, error_class, scorer, value, metadata)``.
+
+        An errored result with no scores gives one row whose ``scorer`` is ``None``; ``metadata``
+        is the score's parsed metadata with ``with_metadata``, else ``None``. Unlike
+        :meth:`iter_results`, outputs are never read nor parsed: this is what means, intervals
+        and comparisons need. Rows are streamed, never all loaded.
+        """
+        columns = [
+            results_t.c.subject,
+            results_t.c.sample_id,
+            results_t.c.epoch,
+            results_t.c.error_class,
+            scores.c.scorer,
+            scores.c.value,
+        ]
+        if with_metadata:
+            columns.append(scores.c.metadata_json)
+        query = (
+            select(*columns)
+            .select_from(results_t.outerjoin(scores, scores.c.result_id == results_t.c.id))
+            .where(results_t.c.run_id == run_id)
+            .order_by(
+                results_t.c.subject, results_t.c.sample_id, results_t.c.epoch, scores.c.position
+            )
+        )
+        with self._reading(f"read run {run_id!r}") as conn:
+            self._require_run(conn, run_id)
+        return self._stream_score_rows(run_id, query, with_metadata)
+
+    def _stream_score_rows(
+        self, run_id: str, query: Any, with_metadata: bool
+    ) -> Iterator[tuple[str, str, int, str | None, str | None, float | None, Any]]:
+        with self._reading(f"read the scores of run {run_id!r}") as conn:
+            stream = conn.execute(query, execution_options={"yield_per": 5000})
+            for chunk in stream.partitions():  # fetchmany: far cheaper than a fetch per row
+                for row in chunk:
+                    meta = (codec.loads(row[6]) or {}) if with_metadata else None
+                    value = None if row[5] is None else float(row[5])
+                    yield row[0], row[1], int(row[2]), row[3], row[4], value, meta
+
     def completed_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         """``(subject, sample_id, epoch)`` of every stored result of the run (errors included)."""
         query = select(results_t.c.subject, results_t.c.sample_id, results_t.c.epoch).where(

@@ -59,7 +59,7 @@ def _baseline_name(candidates: list[Any], baseline: str | None, store: Store) ->
         raise AssayError(
             f"no candidate is named {baseline!r}", where="baseline", fix=", ".join(names)
         )
-    return found[0]
+    return str(found[0])
 
 
 def rank_data(

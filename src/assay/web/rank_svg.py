@@ -50,7 +50,7 @@ def rank_forest(
     height = TOP + ROW * len(rows) + BOTTOM
 
     def x(v: float) -> float:
-        return x0 + (v - low) / (high - low) * (x1 - x0)
+        return float(x0 + (v - low) / (high - low) * (x1 - x0))
 
     unit = "points" if rate else "difference"
     parts = [
