@@ -21,8 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 #: Below this many independent judges a "majority of N" earns the ``correlated_panel`` warning.
 MIN_EFFECTIVE = 2.0
 
@@ -102,8 +100,6 @@ def panel_reports(
     every one of those results and is not a judge (``judged`` names the judge scorers) is the
     reference. A member's error is its pass/fail grade ≠ the reference's.
     """
-    from assay.stats import effective_number_of_graders, error_correlation
-
     panels = {scorer for _, scorer in members}
     reports = []
     for (subject, scorer), rows in sorted(members.items()):
@@ -125,6 +121,10 @@ def panel_reports(
                 reason = "its members' grades are not pass/fail"
         rho = n_eff = math.nan
         if errors and len(judges) > 1:
+            import numpy as np
+
+            from assay.stats import effective_number_of_graders, error_correlation
+
             matrix = np.asarray(errors, dtype=float).T
             rho = error_correlation(matrix)
             n_eff = effective_number_of_graders(matrix)

@@ -102,6 +102,17 @@ class _StoredSamples(Mapping[str, Sample]):
         return len(self._loaded())
 
 
+def _plain(
+    values: Mapping[tuple[str, str], dict[str, list[float]]],
+) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """``values`` with its inner defaultdicts made strict (a missing key raises), in place:
+    copying them into dicts doubled their memory for a moment (issue 20)."""
+    for inner in values.values():
+        if isinstance(inner, defaultdict):
+            inner.default_factory = None
+    return dict(values)
+
+
 def load_scores(store: Store, run_id: str) -> RunScores:
     """Read a run's scores from the store (complete or not)."""
     info = store.get_run(run_id)
@@ -114,6 +125,8 @@ def load_scores(store: Store, run_id: str) -> RunScores:
     current: tuple[str, str, int] | None = None
     skip = False
     for subject, sample_id, epoch, error_class, scorer, value, _ in store.iter_score_rows(run_id):
+        if current is not None and sample_id == current[1]:
+            sample_id = current[1]  # one id string per result, not one per score row
         if (subject, sample_id, epoch) != current:  # the first row of a result
             current = (subject, sample_id, epoch)
             skip = bool(error_class)
@@ -133,7 +146,7 @@ def load_scores(store: Store, run_id: str) -> RunScores:
         manifest=manifest,
         samples=_StoredSamples(lambda: store.get_samples(run_id)),
         sample_meta=sample_meta,
-        values={k: dict(v) for k, v in values.items()},
+        values=_plain(values),
         ungraded=dict(ungraded),
         errored=dict(errored),
     )

@@ -151,6 +151,8 @@ def summarise_run(
     for subject, sample_id, epoch, error_class, scorer, value, meta in store.iter_score_rows(
         run_id, with_metadata=has_panel
     ):
+        if current is not None and sample_id == current[1]:
+            sample_id = current[1]  # one id string per result, not one per score row
         if (subject, sample_id, epoch) != current:
             current = (subject, sample_id, epoch)
             n_results[subject] += 1

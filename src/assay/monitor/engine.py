@@ -34,6 +34,7 @@ from assay.monitor.substrate import (
     load_events,
     record_events,
 )
+from assay.monitor.substrate_scan import SubstrateScan, scan_substrate
 from assay.store import Store
 from assay.store.engine import WRITE_OPTION
 from assay.store.tables import monitor_changes, monitor_points
@@ -205,11 +206,17 @@ def _budget_finding(
 
 
 def analyse_route(
-    store: Store, monitors: Monitors, route: Route, since: datetime, until: datetime
+    store: Store,
+    monitors: Monitors,
+    route: Route,
+    since: datetime,
+    until: datetime,
+    substrate: SubstrateScan | None = None,
 ) -> tuple[RouteReport, list[Finding]]:
-    """Series, budgets and findings of one route over [since, until)."""
+    """Series, budgets and findings of one route over [since, until); ``substrate``: every
+    route's substrate groups from ``since - SUBSTRATE_MARGIN``, read once per pass."""
     report = RouteReport(route.name)
-    events = detect_from_traces(store, route, since - SUBSTRATE_MARGIN, until)
+    events = detect_from_traces(store, route, since - SUBSTRATE_MARGIN, until, substrate)
     record_events(store, events)
     stored = load_events(store, route=route.name, since=since - SUBSTRATE_MARGIN, until=until)
     report.events = [e for e in stored if e.time >= since]
@@ -354,8 +361,14 @@ def run_pass(
     report = PassReport(at=until, since=since)
     judge_events = detect_judge_changes(store) if monitors.judges else []
     record_events(store, judge_events)
+    substrate = None
+    if len(monitors.routes) > 1:
+        # One scan of the substrate for every route (grouped by the trace columns routes
+        # filter on) instead of one per route.
+        with store.engine.connect() as conn:
+            substrate = scan_substrate(conn, since - SUBSTRATE_MARGIN, until)
     for route in monitors.routes:
-        route_report, findings = analyse_route(store, monitors, route, since, until)
+        route_report, findings = analyse_route(store, monitors, route, since, until, substrate)
         report.routes.append(route_report)
         report.findings.extend(findings)
         save_series(

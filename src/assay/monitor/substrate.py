@@ -44,11 +44,14 @@ from assay.monitor.substrate_scan import (
     ATTRIBUTE_KEYS,
     PROMPT_KEYS,
     TEMPERATURE,
+    SubstrateScan,
     _aware,
     _deploy_rows,
     _project,
     _prompt_content_rows,
     _retrieval_rows,
+    deploy_groups,
+    retrieval_groups,
     span_groups,
 )
 from assay.store import Store
@@ -182,64 +185,70 @@ def transitions(
 
 
 def detect_from_traces(
-    store: Store, route: Route, since: datetime, until: datetime
+    store: Store,
+    route: Route,
+    since: datetime,
+    until: datetime,
+    scan: SubstrateScan | None = None,
 ) -> list[SubstrateEvent]:
-    """Every substrate event of ``route``'s spans started in [since, until)."""
+    """Every substrate event of ``route``'s spans started in [since, until). ``scan``: the
+    groups of every route over the same range, read once (:func:`scan_substrate`)."""
     events: list[SubstrateEvent] = []
-    with store.engine.connect() as conn:
-        name = route.name
+    name = route.name
 
-        def add(kind: str, rows: list[tuple[str, str, datetime, int]]) -> None:
-            events.extend(transitions(rows, kind=kind, route=name))
+    def add(kind: str, rows: list[tuple[str, str, datetime, int]]) -> None:
+        events.extend(transitions(rows, kind=kind, route=name))
 
-        # One scan of the LLM and embedding spans serves every kind read from spans.
-        groups = span_groups(conn, route, since, until)
-        # Failed calls report no response (some instrumentations echo the request model).
-        calls = [g for g in groups if g.kind == "llm" and g.ok]
-        add("model", _project(calls, lambda g: (g.requested, g.resolved)))
-        add("fingerprint", _project(calls, lambda g: (g.requested, g.fingerprint)))
-        add(
-            "params",
-            _project(
-                calls,
-                lambda g: (
-                    (f"{g.requested}.max_tokens", g.max_tokens) if g.requested else (None, None)
-                ),
+    if scan is None:
+        with store.engine.connect() as conn:
+            # One scan of the LLM and embedding spans serves every kind read from spans.
+            groups = span_groups(conn, route, since, until)
+            found = retrieval_groups(conn, route, since, until)
+            deploys = deploy_groups(conn, route, since, until)
+    else:
+        groups, found, deploys = scan.of(route)
+    # Failed calls report no response (some instrumentations echo the request model).
+    calls = [g for g in groups if g.kind == "llm" and g.ok]
+    add("model", _project(calls, lambda g: (g.requested, g.resolved)))
+    add("fingerprint", _project(calls, lambda g: (g.requested, g.fingerprint)))
+    add(
+        "params",
+        _project(
+            calls,
+            lambda g: (f"{g.requested}.max_tokens", g.max_tokens) if g.requested else (None, None),
+        ),
+    )
+    prompt_keys = [(i, k) for i, k in enumerate(ATTRIBUTE_KEYS) if k in PROMPT_KEYS]
+    add(
+        "prompt",
+        [
+            row
+            for i, k in prompt_keys
+            for row in _project(calls, lambda g, i=i, k=k: (k, g.attributes[i]))
+        ],
+    )
+    t = ATTRIBUTE_KEYS.index(TEMPERATURE)
+    add(
+        "params",
+        _project(
+            calls,
+            lambda g: (f"{g.requested}.temperature", g.attributes[t]) if g.requested else (None,),
+        ),
+    )
+    add("prompt", _prompt_content_rows(calls))
+    add(
+        "embedding",
+        _project(
+            (g for g in groups if g.kind == "embedding"),
+            lambda g: (
+                "embedding model",
+                g.resolved if g.resolved is not None else g.requested,
             ),
-        )
-        prompt_keys = [(i, k) for i, k in enumerate(ATTRIBUTE_KEYS) if k in PROMPT_KEYS]
-        add(
-            "prompt",
-            [
-                row
-                for i, k in prompt_keys
-                for row in _project(calls, lambda g, i=i, k=k: (k, g.attributes[i]))
-            ],
-        )
-        t = ATTRIBUTE_KEYS.index(TEMPERATURE)
-        add(
-            "params",
-            _project(
-                calls,
-                lambda g: (
-                    (f"{g.requested}.temperature", g.attributes[t]) if g.requested else (None,)
-                ),
-            ),
-        )
-        add("prompt", _prompt_content_rows(calls))
-        add(
-            "embedding",
-            _project(
-                (g for g in groups if g.kind == "embedding"),
-                lambda g: (
-                    "embedding model",
-                    g.resolved if g.resolved is not None else g.requested,
-                ),
-            ),
-        )
-        for kind, rows in _retrieval_rows(conn, route, since, until):
-            add(kind, rows)
-        add("deploy", _deploy_rows(conn, route, since, until))
+        ),
+    )
+    for kind, rows in _retrieval_rows(found):
+        add(kind, rows)
+    add("deploy", _deploy_rows(deploys))
     events.sort(key=lambda e: (e.time, KIND_RANK.get(e.kind, 99), e.key))
     return events
 

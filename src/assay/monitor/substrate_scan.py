@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -55,8 +55,24 @@ def _hour(column: Any, dialect: str) -> Any:
     return func.strftime("%Y-%m-%d %H", column)
 
 
-def _route_join(query: Any, route: Route, since: datetime, until: datetime) -> Any:
+#: The trace columns a route filters on: a scan of every route groups by them as well.
+TRACE_COLUMNS = (traces.c.route, traces.c.environment, traces.c.service)
+
+
+def matches(trace: tuple[Any, Any, Any], route: Route) -> bool:
+    """Whether a group's (route, environment, service) passes ``route``'s filter (as
+    :func:`_route_join`'s ``WHERE`` would)."""
+    return (
+        (route.route is None or trace[0] == route.route)
+        and (route.environment is None or trace[1] == route.environment)
+        and (route.service is None or trace[2] == route.service)
+    )
+
+
+def _route_join(query: Any, route: Route | None, since: datetime, until: datetime) -> Any:
     query = query.where(spans.c.start_time >= since, spans.c.start_time < until)
+    if route is None:
+        return query
     if route.route is not None:
         query = query.where(traces.c.route == route.route)
     if route.environment is not None:
@@ -87,16 +103,18 @@ class SpanGroup:
     hour: Any
     first: datetime
     count: int
+    trace: tuple[Any, Any, Any] = (None, None, None)  # (route, environment, service)
 
 
 def span_groups(
-    conn: Connection, route: Route, since: datetime, until: datetime
+    conn: Connection, route: Route | None, since: datetime, until: datetime
 ) -> list[SpanGroup]:
     """The route's LLM and embedding spans started in [since, until), grouped by every column
     the substrate kinds read and the hour: one scan for what used to be one scan per kind
     (model columns, attributes, prompt content, embedding model). Each kind then projects the
     groups (:func:`_project`), so its (key, value, hour) rows are the same as its own
-    ``GROUP BY`` would give."""
+    ``GROUP BY`` would give. ``route=None``: every route's, grouped by :data:`TRACE_COLUMNS`
+    too (:func:`matches` picks a route's)."""
     dialect = conn.dialect.name
     hour = _hour(spans.c.start_time, dialect)
     attributes = [json_attribute(spans.c.attributes_json, k, dialect) for k in ATTRIBUTE_KEYS]
@@ -112,6 +130,7 @@ def span_groups(
         key,
         text,
         hour,
+        *(TRACE_COLUMNS if route is None else ()),
     )
     query = (
         select(*groups, func.min(spans.c.start_time), func.count())
@@ -133,8 +152,9 @@ def span_groups(
             content_key=r[6 + n],
             content=r[7 + n],
             hour=r[8 + n],
-            first=_aware(r[9 + n]),
-            count=int(r[10 + n]),
+            first=_aware(r[-2]),
+            count=int(r[-1]),
+            trace=tuple(r[9 + n : 12 + n]) if route is None else (None, None, None),
         )
         for r in conn.execute(query)
     ]
@@ -219,25 +239,31 @@ def _prompt_content_rows(groups: Iterable[SpanGroup]) -> list[tuple[str, str, da
     ]
 
 
-class _RetrievalGroup(NamedTuple):
+class RetrievalGroup(NamedTuple):
     embedding_version: Any
     index_version: Any
     hour: Any
     first: datetime
     count: int
+    trace: tuple[Any, Any, Any] = (None, None, None)
 
 
-def _retrieval_rows(
-    conn: Connection, route: Route, since: datetime, until: datetime
-) -> list[tuple[str, list[tuple[str, str, datetime, int]]]]:
-    """``embedding`` rows (key ``embedding_version``) and ``index`` rows (``index_version``) of
-    the route's retrievals, from one scan."""
+def retrieval_groups(
+    conn: Connection, route: Route | None, since: datetime, until: datetime
+) -> list[RetrievalGroup]:
+    """The route's retrievals (``None``: every route's) per embedding version, index version
+    and hour, from one scan."""
     from sqlalchemy import and_, or_
 
     hour = _hour(spans.c.start_time, conn.dialect.name)
-    columns = (retrievals.c.embedding_version, retrievals.c.index_version)
+    columns = (
+        retrievals.c.embedding_version,
+        retrievals.c.index_version,
+        hour,
+        *(TRACE_COLUMNS if route is None else ()),
+    )
     query = (
-        select(*columns, hour, func.min(spans.c.start_time), func.count())
+        select(*columns, func.min(spans.c.start_time), func.count())
         .select_from(
             retrievals.join(
                 spans,
@@ -247,37 +273,121 @@ def _retrieval_rows(
                 ),
             ).join(traces, traces.c.id == spans.c.trace_id)
         )
-        .where(or_(*(c.is_not(None) for c in columns)))
-        .group_by(*columns, hour)
+        .where(
+            or_(
+                retrievals.c.embedding_version.is_not(None), retrievals.c.index_version.is_not(None)
+            )
+        )
+        .group_by(*columns)
     )
     query = _route_join(query, route, since, until)
-    groups = [
-        _RetrievalGroup(e, i, h, _aware(first), int(c)) for e, i, h, first, c in conn.execute(query)
+    return [
+        RetrievalGroup(
+            r[0],
+            r[1],
+            r[2],
+            _aware(r[-2]),
+            int(r[-1]),
+            tuple(r[3:6]) if route is None else (None, None, None),
+        )
+        for r in conn.execute(query)
     ]
+
+
+def _retrieval_rows(
+    groups: Iterable[RetrievalGroup],
+) -> list[tuple[str, list[tuple[str, str, datetime, int]]]]:
+    """``embedding`` rows (key ``embedding_version``) and ``index`` rows (``index_version``) of
+    the retrieval groups."""
+    groups = list(groups)
     return [
         ("embedding", _project(groups, lambda g: ("embedding_version", g.embedding_version))),
         ("index", _project(groups, lambda g: ("index_version", g.index_version))),
     ]
 
 
-def _deploy_rows(
-    conn: Connection, route: Route, since: datetime, until: datetime
-) -> list[tuple[str, str, datetime, int]]:
-    """The ``service.version`` of the traces' resources (a deploy)."""
+class DeployGroup(NamedTuple):
+    key: Any
+    version: Any
+    hour: Any
+    first: datetime
+    count: int
+    trace: tuple[Any, Any, Any] = (None, None, None)
+
+
+def deploy_groups(
+    conn: Connection, route: Route | None, since: datetime, until: datetime
+) -> list[DeployGroup]:
+    """The ``service.version`` of the traces' resources (a deploy) per service and hour, of the
+    route's traces (``None``: every route's, grouped by :data:`TRACE_COLUMNS` too)."""
     dialect = conn.dialect.name
     version = json_attribute(traces.c.attributes_json, "service.version", dialect)
     hour = _hour(traces.c.start_time, dialect)
     key = func.coalesce(traces.c.service, "service")
+    groups = (key, version, hour, *(TRACE_COLUMNS if route is None else ()))
     query = (
-        select(key, version, func.min(traces.c.start_time), func.count())
+        select(*groups, func.min(traces.c.start_time), func.count())
         .where(version.is_not(None), traces.c.start_time >= since, traces.c.start_time < until)
-        .group_by(key, version, hour)
+        .group_by(*groups)
     )
-    if route.route is not None:
+    if route is not None and route.route is not None:
         query = query.where(traces.c.route == route.route)
-    if route.environment is not None:
+    if route is not None and route.environment is not None:
         query = query.where(traces.c.environment == route.environment)
-    return [(str(k), str(v), _aware(first), int(c)) for k, v, first, c in conn.execute(query)]
+    return [
+        DeployGroup(
+            r[0],
+            r[1],
+            r[2],
+            _aware(r[-2]),
+            int(r[-1]),
+            tuple(r[3:6]) if route is None else (None, None, None),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def _deploy_rows(groups: Iterable[DeployGroup]) -> list[tuple[str, str, datetime, int]]:
+    """(service, version, first, count) per service, version and hour (the SQL values, merged
+    across finer groups)."""
+    merged: dict[tuple[Any, Any, Any], list[Any]] = {}
+    for g in groups:
+        key = (g.key, g.version, g.hour)
+        if key in merged:
+            merged[key][0] = min(merged[key][0], g.first)
+            merged[key][1] += g.count
+        else:
+            merged[key] = [g.first, g.count]
+    return [(str(k), str(v), first, n) for (k, v, _), (first, n) in merged.items()]
+
+
+@dataclass
+class SubstrateScan:
+    """The substrate groups of every route's spans and traces in one time range, read once
+    for a pass over many routes (:func:`scan_substrate`); :meth:`of` picks one route's."""
+
+    spans: list[SpanGroup]
+    retrievals: list[RetrievalGroup]
+    deploys: list[DeployGroup]
+
+    def of(self, route: Route) -> tuple[list[SpanGroup], list[RetrievalGroup], list[DeployGroup]]:
+        # A deploy is read from the trace's resource: the route's service filter does not apply.
+        unserviced = replace(route, service=None)
+        return (
+            [g for g in self.spans if matches(g.trace, route)],
+            [g for g in self.retrievals if matches(g.trace, route)],
+            [g for g in self.deploys if matches(g.trace, unserviced)],
+        )
+
+
+def scan_substrate(conn: Connection, since: datetime, until: datetime) -> SubstrateScan:
+    """Every route's substrate groups over [since, until): three scans for the whole store
+    instead of three per route."""
+    return SubstrateScan(
+        span_groups(conn, None, since, until),
+        retrieval_groups(conn, None, since, until),
+        deploy_groups(conn, None, since, until),
+    )
 
 
 def _aware(value: Any) -> datetime:

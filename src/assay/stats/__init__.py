@@ -5,95 +5,90 @@ two runs meet) and returns numbers or small frozen dataclasses. Each docstring s
 formula, its source and its edge cases.
 """
 
-from assay.stats.agreement import (
-    Kappa,
-    PairwiseAgreement,
-    agreement_table,
-    cohens_kappa,
-    cohens_kappa_table,
-    fleiss_kappa,
-    krippendorff_alpha,
-    pairwise_agreement,
-)
-from assay.stats.bootstrap import (
-    bootstrap_interval,
-    cluster_bootstrap_interval,
-    paired_bootstrap_interval,
-    resample_means,
-)
-from assay.stats.clustered import (
-    ClusteredStandardError,
-    clustered_interval,
-    clustered_standard_error,
-)
-from assay.stats.effective_n import (
-    effective_number_of_graders,
-    effective_sample_size,
-    error_correlation,
-)
-from assay.stats.epochs import EpochVariance, epoch_variance, flaky_samples, per_sample_means
-from assay.stats.intervals import (
-    Interval,
-    clip_to_unit,
-    is_binary,
-    mean_interval,
-    t_interval,
-    wilson_interval,
-)
-from assay.stats.length_control import (
-    GamedBaseline,
-    GlmWeights,
-    LengthControlledFit,
-    WinRate,
-    alpaca_eval_preference,
-    length_controlled_win_rate,
-    lookup_by_id,
-    predict_length_controlled_win_rate,
-    win_rate,
-)
-from assay.stats.multiple import Correction, adjust_p_values
-from assay.stats.paired import (
-    McNemarResult,
-    PairedDifference,
-    SignFlipTest,
-    mcnemar_exact,
-    mcnemar_exact_counts,
-    paired_difference,
-    sign_flip_test,
-)
-from assay.stats.paired_intervals import (
-    newcombe_paired_interval,
-    paired_proportion_difference,
-    tango_interval,
-    unpaired_proportion_difference,
-)
-from assay.stats.power import (
-    EpochOption,
-    EpochPlan,
-    PairedVariance,
-    best_epochs,
-    estimate_paired_variance,
-    minimum_detectable_effect,
-    paired_minimum_detectable_effect,
-    paired_power,
-    paired_sample_size,
-    two_proportion_mde,
-    two_proportion_sample_size,
-)
-from assay.stats.ppi import PredictionPowered, prediction_powered_mean
-from assay.stats.proportions import subset_z_score
-from assay.stats.verdicts import (
-    FAILING,
-    IMPROVED,
-    MIXED,
-    NO_DIFFERENCE,
-    REGRESSED,
-    UNDERPOWERED,
-    VerdictLabel,
-    overall_verdict,
-    slice_regressed,
-    verdict,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assay._lazy import export_lazily
+
+# Public names and the module that defines each, imported on first use (issue 20): `assay show`
+# needs an interval, not the bootstrap, agreement, power and length-control modules with them.
+_EXPORTS: dict[str, str] = {
+    "Kappa": "assay.stats.agreement",
+    "PairwiseAgreement": "assay.stats.agreement",
+    "agreement_table": "assay.stats.agreement",
+    "cohens_kappa": "assay.stats.agreement",
+    "cohens_kappa_table": "assay.stats.agreement",
+    "fleiss_kappa": "assay.stats.agreement",
+    "krippendorff_alpha": "assay.stats.agreement",
+    "pairwise_agreement": "assay.stats.agreement",
+    "bootstrap_interval": "assay.stats.bootstrap",
+    "cluster_bootstrap_interval": "assay.stats.bootstrap",
+    "paired_bootstrap_interval": "assay.stats.bootstrap",
+    "resample_means": "assay.stats.bootstrap",
+    "ClusteredStandardError": "assay.stats.clustered",
+    "clustered_interval": "assay.stats.clustered",
+    "clustered_standard_error": "assay.stats.clustered",
+    "effective_number_of_graders": "assay.stats.effective_n",
+    "effective_sample_size": "assay.stats.effective_n",
+    "error_correlation": "assay.stats.effective_n",
+    "EpochVariance": "assay.stats.epochs",
+    "epoch_variance": "assay.stats.epochs",
+    "flaky_samples": "assay.stats.epochs",
+    "per_sample_means": "assay.stats.epochs",
+    "Interval": "assay.stats.intervals",
+    "clip_to_unit": "assay.stats.intervals",
+    "is_binary": "assay.stats.intervals",
+    "mean_interval": "assay.stats.intervals",
+    "t_interval": "assay.stats.intervals",
+    "wilson_interval": "assay.stats.intervals",
+    "GamedBaseline": "assay.stats.length_control",
+    "GlmWeights": "assay.stats.length_control",
+    "LengthControlledFit": "assay.stats.length_control",
+    "WinRate": "assay.stats.length_control",
+    "alpaca_eval_preference": "assay.stats.length_control",
+    "length_controlled_win_rate": "assay.stats.length_control",
+    "lookup_by_id": "assay.stats.length_control",
+    "predict_length_controlled_win_rate": "assay.stats.length_control",
+    "win_rate": "assay.stats.length_control",
+    "Correction": "assay.stats.multiple",
+    "adjust_p_values": "assay.stats.multiple",
+    "McNemarResult": "assay.stats.paired",
+    "PairedDifference": "assay.stats.paired",
+    "SignFlipTest": "assay.stats.paired",
+    "mcnemar_exact": "assay.stats.paired",
+    "mcnemar_exact_counts": "assay.stats.paired",
+    "paired_difference": "assay.stats.paired",
+    "sign_flip_test": "assay.stats.paired",
+    "newcombe_paired_interval": "assay.stats.paired_intervals",
+    "paired_proportion_difference": "assay.stats.paired_intervals",
+    "tango_interval": "assay.stats.paired_intervals",
+    "unpaired_proportion_difference": "assay.stats.paired_intervals",
+    "EpochOption": "assay.stats.power",
+    "EpochPlan": "assay.stats.power",
+    "PairedVariance": "assay.stats.power",
+    "best_epochs": "assay.stats.power",
+    "estimate_paired_variance": "assay.stats.power",
+    "minimum_detectable_effect": "assay.stats.power",
+    "paired_minimum_detectable_effect": "assay.stats.power",
+    "paired_power": "assay.stats.power",
+    "paired_sample_size": "assay.stats.power",
+    "two_proportion_mde": "assay.stats.power",
+    "two_proportion_sample_size": "assay.stats.power",
+    "PredictionPowered": "assay.stats.ppi",
+    "prediction_powered_mean": "assay.stats.ppi",
+    "subset_z_score": "assay.stats.proportions",
+    "FAILING": "assay.stats.verdicts",
+    "IMPROVED": "assay.stats.verdicts",
+    "MIXED": "assay.stats.verdicts",
+    "NO_DIFFERENCE": "assay.stats.verdicts",
+    "REGRESSED": "assay.stats.verdicts",
+    "UNDERPOWERED": "assay.stats.verdicts",
+    "VerdictLabel": "assay.stats.verdicts",
+    "overall_verdict": "assay.stats.verdicts",
+    "slice_regressed": "assay.stats.verdicts",
+    "verdict": "assay.stats.verdicts",
+}
 
 __all__ = [
     "FAILING",
@@ -171,3 +166,96 @@ __all__ = [
     "wilson_interval",
     "win_rate",
 ]
+
+export_lazily(__name__, _EXPORTS, __all__)
+
+if TYPE_CHECKING:
+    from assay.stats.agreement import (
+        Kappa,
+        PairwiseAgreement,
+        agreement_table,
+        cohens_kappa,
+        cohens_kappa_table,
+        fleiss_kappa,
+        krippendorff_alpha,
+        pairwise_agreement,
+    )
+    from assay.stats.bootstrap import (
+        bootstrap_interval,
+        cluster_bootstrap_interval,
+        paired_bootstrap_interval,
+        resample_means,
+    )
+    from assay.stats.clustered import (
+        ClusteredStandardError,
+        clustered_interval,
+        clustered_standard_error,
+    )
+    from assay.stats.effective_n import (
+        effective_number_of_graders,
+        effective_sample_size,
+        error_correlation,
+    )
+    from assay.stats.epochs import EpochVariance, epoch_variance, flaky_samples, per_sample_means
+    from assay.stats.intervals import (
+        Interval,
+        clip_to_unit,
+        is_binary,
+        mean_interval,
+        t_interval,
+        wilson_interval,
+    )
+    from assay.stats.length_control import (
+        GamedBaseline,
+        GlmWeights,
+        LengthControlledFit,
+        WinRate,
+        alpaca_eval_preference,
+        length_controlled_win_rate,
+        lookup_by_id,
+        predict_length_controlled_win_rate,
+        win_rate,
+    )
+    from assay.stats.multiple import Correction, adjust_p_values
+    from assay.stats.paired import (
+        McNemarResult,
+        PairedDifference,
+        SignFlipTest,
+        mcnemar_exact,
+        mcnemar_exact_counts,
+        paired_difference,
+        sign_flip_test,
+    )
+    from assay.stats.paired_intervals import (
+        newcombe_paired_interval,
+        paired_proportion_difference,
+        tango_interval,
+        unpaired_proportion_difference,
+    )
+    from assay.stats.power import (
+        EpochOption,
+        EpochPlan,
+        PairedVariance,
+        best_epochs,
+        estimate_paired_variance,
+        minimum_detectable_effect,
+        paired_minimum_detectable_effect,
+        paired_power,
+        paired_sample_size,
+        two_proportion_mde,
+        two_proportion_sample_size,
+    )
+    from assay.stats.ppi import PredictionPowered, prediction_powered_mean
+    from assay.stats.proportions import subset_z_score
+    from assay.stats.verdicts import (
+        FAILING,
+        IMPROVED,
+        MIXED,
+        NO_DIFFERENCE,
+        REGRESSED,
+        UNDERPOWERED,
+        VerdictLabel,
+        overall_verdict,
+        slice_regressed,
+        verdict,
+    )

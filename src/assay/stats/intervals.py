@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from statistics import NormalDist
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from numpy.typing import ArrayLike
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+# numpy is imported where arrays are built, not here: `assay show` and `assay run` on pass/fail
+# scores (Wilson intervals from plain lists) then start without it (issue 20).
 
 Method = Literal["wilson", "t"]
 
@@ -85,6 +88,8 @@ def t_interval(values: ArrayLike, confidence: float = 0.95) -> Interval:
     for small n. A single value gives NaN bounds (no variance estimate); a constant vector gives
     a zero-width interval.
     """
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
     n = int(x.size)
     if n == 0:
@@ -101,6 +106,10 @@ def t_interval(values: ArrayLike, confidence: float = 0.95) -> Interval:
 
 def is_binary(values: ArrayLike) -> bool:
     """Whether every value is exactly 0 or 1 (a pass/fail score)."""
+    if isinstance(values, list | tuple):  # plain numbers: the same test, without an array
+        return bool(values) and all(float(v) == 0.0 or float(v) == 1.0 for v in values)
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
     return bool(x.size) and bool(np.all((x == 0.0) | (x == 1.0)))
 
@@ -116,6 +125,8 @@ def clip_to_unit(interval: Interval) -> Interval:
     """
     if not (interval.low < 0.0 or interval.high > 1.0):
         return interval
+    import numpy as np
+
     return replace(
         interval,
         low=float(np.clip(interval.low, 0.0, 1.0)),
@@ -129,6 +140,10 @@ def mean_interval(values: ArrayLike, confidence: float = 0.95) -> Interval:
     ``values`` must already be one number per sample (average epochs per sample first, so
     the unit of analysis is the sample, as Miller 2024 §3 recommends).
     """
+    if isinstance(values, list | tuple) and is_binary(values):  # 0/1 numbers: no array needed
+        return wilson_interval(int(sum(float(v) for v in values)), len(values), confidence)
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
     if is_binary(x):
         return wilson_interval(int(x.sum()), int(x.size), confidence)

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import sqlite3
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -800,12 +801,19 @@ class Store:
             .where(samples_t.c.run_id == run_id)
             .order_by(samples_t.c.position)
         )
+        # Samples that share metadata text share one parsed dict (treat it as read-only), and
+        # samples of one cluster one string.
+        parsed: dict[str, dict[str, Any]] = {}
+        labels: dict[str, tuple[dict[str, Any], str | None]] = {}
         with self._reading(f"read the samples of run {run_id!r}") as conn:
             self._require_run(conn, run_id)
-            return {
-                sid: (codec.loads(meta) or {}, cluster)
-                for sid, meta, cluster in conn.execute(query)
-            }
+            for sid, meta, cluster in conn.execute(query):
+                metadata = parsed.get(meta)
+                if metadata is None:
+                    metadata = parsed[meta] = codec.loads(meta) or {}
+                name = None if cluster is None else sys.intern(cluster)
+                labels[sid] = (metadata, name)
+        return labels
 
     def iter_score_rows(
         self, run_id: str, *, with_metadata: bool = False
