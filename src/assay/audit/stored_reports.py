@@ -111,18 +111,20 @@ def _source_run(store: Store, ref: str) -> str | None:
         return head
 
 
-def human_agreement(
+def agreement_report(
     store: Store,
     labels: Sequence[Any],
     runs: Sequence[tuple[str, str]],
     *,
     scorer: str | None = None,
     period: str = "month",
-) -> dict[str, Any]:
-    """``assay audit humans --json``: judge-human κ and human-human α per period and per
-    rater, and (with runs in two periods) whether the change came from the human cohort, the
-    judge or the system. ``runs`` are (run id, period name) pairs; ``labels`` are
-    :class:`~assay.audit.humans.HumanLabel` rows."""
+    where: str = "scorer",
+) -> tuple[list[Any], list[Any], Any]:
+    """Judge-human κ and human-human α per period and per rater, and (with runs in two
+    periods) whether the change came from the human cohort, the judge or the system: the
+    objects ``assay audit humans`` renders. ``runs`` are (run id, period name) pairs;
+    ``labels`` are :class:`~assay.audit.humans.HumanLabel` rows; ``where`` names the scorer
+    option in errors."""
     from assay.audit.humans import (
         agreement_by_period,
         agreement_by_rater,
@@ -140,7 +142,7 @@ def human_agreement(
         if chosen is None:
             raise AssayError(
                 f"run {run_id} has no judge scorer",
-                where="scorer",
+                where=where,
                 fix="name the scorer whose scores the humans are compared with",
             )
         found = judge_by_period.setdefault(name, {})
@@ -170,6 +172,21 @@ def human_agreement(
             {p: judge_by_period[p] for p in shared},
             periods=(shared[0], shared[-1]),
         )
+    return by_period, by_rater, attribution
+
+
+def human_agreement(
+    store: Store,
+    labels: Sequence[Any],
+    runs: Sequence[tuple[str, str]],
+    *,
+    scorer: str | None = None,
+    period: str = "month",
+) -> dict[str, Any]:
+    """``assay audit humans --json`` (see :func:`agreement_report`)."""
+    by_period, by_rater, attribution = agreement_report(
+        store, labels, runs, scorer=scorer, period=period
+    )
     return {
         "periods": [p.as_dict() for p in by_period],
         "raters": [r.as_dict() for r in by_rater],

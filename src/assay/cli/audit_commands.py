@@ -378,27 +378,6 @@ def audit_bridge_cmd(
     )
 
 
-def _run_period(store: Any, ref: str, period: str) -> tuple[str, str]:
-    """``RUN`` or ``RUN=PERIOD`` → (run id, period name)."""
-    from datetime import UTC
-
-    from assay.audit.humans import HumanLabel, period_of
-
-    run_ref, sep, name = ref.partition("=")
-    run_id = store.resolve_run_id(run_ref)
-    if sep:
-        return run_id, name
-    if period == "label":
-        raise AssayError(
-            f"run {run_id} has no period name",
-            where="--run",
-            fix="write RUN=PERIOD to name the period each run belongs to",
-        )
-    started = store.get_run(run_id).started_at.astimezone(UTC)
-    probe = HumanLabel(sample="", rater="", label=None, time=started)
-    return run_id, period_of(probe, period)  # type: ignore[arg-type]
-
-
 @audit_app.command("humans")
 def audit_humans_cmd(
     runs: Annotated[
@@ -429,13 +408,8 @@ def audit_humans_cmd(
     """Human agreement over time (C8): judge-human kappa and human-human alpha per period and
     per rater; with runs in two periods, whether a composite change came from the human cohort,
     the judge or the system (on the anchor samples both scored)."""
-    from assay.audit.humans import (
-        agreement_by_period,
-        agreement_by_rater,
-        attribute_drift,
-        labels_by_period,
-        load_human_labels,
-    )
+    from assay.audit.humans import load_human_labels
+    from assay.audit.stored_reports import agreement_report, run_period
     from assay.cli.common import _store
 
     if (labels is None) == (queue is None):
@@ -453,37 +427,12 @@ def audit_humans_cmd(
         else:
             assert labels is not None
             human = load_human_labels(labels)
-        judge_by_period: dict[str, dict[str, float]] = {}
-        for ref in runs:
-            run_id, name = _run_period(store, ref, period)
-            manifest = store.get_manifest(run_id)
-            judge_scorers = [s.name for s in manifest.scorers if s.kind in ("rubric", "judge")]
-            chosen = scorer or (judge_scorers[0] if judge_scorers else None)
-            if chosen is None:
-                raise AssayError(
-                    f"run {run_id} has no judge scorer",
-                    where="--scorer",
-                    fix="name the scorer whose scores the humans are compared with",
-                )
-            found = judge_by_period.setdefault(name, {})
-            for result in store.iter_results(run_id):
-                for score in result.scores:
-                    if score.scorer == chosen and score.value is not None and result.epoch == 0:
-                        found.setdefault(result.sample_id, score.value)
+        periods = [run_period(store, ref, period) for ref in runs]
+        by_period, by_rater, attribution = agreement_report(
+            store, human, periods, scorer=scorer, period=period, where="--scorer"
+        )
     finally:
         store.close()
-    newest = list(judge_by_period.values())[-1]
-    by_period = agreement_by_period(human, newest, period=period, judge_by_period=judge_by_period)  # type: ignore[arg-type]
-    by_rater = agreement_by_rater(human, newest, period=period, judge_by_period=judge_by_period)  # type: ignore[arg-type]
-    humans_by_period = labels_by_period(human, period=period)  # type: ignore[arg-type]
-    shared = [p for p in humans_by_period if p in judge_by_period]
-    attribution = None
-    if len(shared) >= 2:
-        attribution = attribute_drift(
-            {p: humans_by_period[p] for p in shared},
-            {p: judge_by_period[p] for p in shared},
-            periods=(shared[0], shared[-1]),
-        )
     if json_out:
         console.print_json(
             data={
