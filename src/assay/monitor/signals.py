@@ -289,7 +289,7 @@ def _final_outputs(
     # In end-time order per trace, so the last successful call wins.
     for trace_id, output, tokens, reasons in conn.execute(
         query.order_by(spans.c.trace_id, spans.c.end_time)
-    ):
+    ).all():
         i = index.get(trace_id)
         if i is not None:
             last[i] = (output, tokens, reasons)
@@ -309,12 +309,33 @@ def _reasons(text: str | None) -> list[str]:
     return list(_reasons_tuple(text)) if text else []
 
 
+_scan_json = json.decoder.JSONDecoder().scan_once
+_json_space = json.decoder.WHITESPACE.match
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)`` for a ``str`` without its three Python layers (``loads`` →
+    ``decode`` → ``raw_decode``, repeated for every observation): the same scanner, the same
+    value, a ValueError wherever ``json.loads`` raises one."""
+    if not isinstance(text, str):
+        return json.loads(text)
+    if text.startswith("\ufeff"):
+        raise ValueError("Unexpected UTF-8 BOM")
+    try:
+        value, end = _scan_json(text, _json_space(text, 0).end())
+    except StopIteration:
+        raise ValueError("Expecting value") from None
+    if _json_space(text, end).end() != len(text):
+        raise ValueError("Extra data")
+    return value
+
+
 def _output_text(output_json: str | None) -> str | None:
     """The assistant's text of a stored output (messages or a plain value)."""
     if output_json is None:
         return None
     try:
-        value = json.loads(output_json)
+        value = _loads(output_json)
     except ValueError:
         return output_json
     if isinstance(value, list):
@@ -342,11 +363,10 @@ def _format_check(schema: dict[str, Any] | None) -> Any:
         from jsonschema.validators import validator_for
 
         validator = validator_for(schema)(schema)
-    loads = json.loads
 
     def bad(text: str) -> bool:
         try:
-            value = loads(text.strip())
+            value = _loads(text.strip())
         except ValueError:
             return True
         return validator is not None and not validator.is_valid(value)
