@@ -110,28 +110,28 @@ def check_duplicates(ctx: LintContext) -> list[Smell]:
     threshold = settings.near_duplicate_threshold
     if threshold >= 1.0 or len(representatives) < 2:
         return smells
-    texts = [normalise(compared_text(samples[i])) for i in representatives]
-    sets = [shingles(t, settings.shingle_size) for t in texts]
-
     from datasketch import MinHash, MinHashLSH  # type: ignore[import-untyped]
 
-    signatures = MinHash.bulk(
-        [[s.encode("utf-8") for s in shingle_set] for shingle_set in sets],
-        num_perm=NUM_PERM,
-        seed=SEED,
-    )
+    size = settings.shingle_size
+
+    def shingle_set(k: int) -> set[str]:
+        return shingles(normalise(compared_text(samples[representatives[k]])), size)
+
+    # One sample's shingles at a time (issue 20: holding every sample's shingle set, and its
+    # bytes, took about 50 KB per row, 7.9 GB on a 50 MB file). Each signature is queried
+    # against the samples before it and then inserted, so none is kept: LSH candidates are
+    # symmetric, so this finds the same pairs as querying every sample against all.
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-    with lsh.insertion_session() as session:
-        for k, signature in enumerate(signatures):
-            session.insert(k, signature)
+    encoded = ([s.encode("utf-8") for s in shingle_set(k)] for k in range(len(representatives)))
+    candidates: list[tuple[int, int]] = []
+    for k, signature in enumerate(MinHash.generator(encoded, num_perm=NUM_PERM, seed=SEED)):
+        candidates.extend((other, k) for other in lsh.query(signature))
+        lsh.insert(k, signature)
     pairs: list[tuple[int, int, float]] = []
-    for k, signature in enumerate(signatures):
-        for other in lsh.query(signature):
-            if other <= k:
-                continue
-            similarity = jaccard(sets[k], sets[other])
-            if similarity >= threshold:
-                pairs.append((k, other, similarity))
+    for k, other in sorted(candidates):
+        similarity = jaccard(shingle_set(k), shingle_set(other))
+        if similarity >= threshold:
+            pairs.append((k, other, similarity))
 
     for component in _components(len(representatives), pairs):
         members = [samples[representatives[k]] for k in component]
