@@ -80,6 +80,10 @@ def test_runs_never_cuts_a_run_id(runs, width: int) -> None:  # type: ignore[no-
     assert run_a in text and run_b in text
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= width
+    # Tags (`assay run --tag`) follow the name, and still nothing is cut.
+    tagged = _render(runs_table(store.list_runs(), {run_b: ["v2", "candidate"]}), width)
+    assert "#v2 #candidate" in " ".join(tagged.split()) and "…" not in tagged
+    assert max(len(line) for line in tagged.splitlines()) <= width
 
 
 def _commands() -> list[list[str]]:

@@ -317,7 +317,15 @@ def runs_cmd(
             f"no runs in {store.url}; start one with `assay run SPEC` or `assay demo`"
         )
     else:
-        console.print(runs_table(runs))
+        from sqlalchemy.exc import DBAPIError
+
+        from assay.analyse.run_tags import run_tags
+
+        try:
+            found = run_tags(store, [r.id for r in runs])
+        except DBAPIError:  # a read-only store from before tags (migration 0009)
+            found = {}
+        console.print(runs_table(runs, {run_id: t for run_id, (t, _) in found.items()}))
     store.close()
 
 

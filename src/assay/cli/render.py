@@ -86,10 +86,12 @@ def summary_tables(summary: RunSummary) -> Group:
     return Group(*parts)
 
 
-def runs_table(runs: list[RunInfo]) -> Any:
+def runs_table(runs: list[RunInfo], tags: dict[str, list[str]] | None = None) -> Any:
     """``assay runs``, laid out for the terminal's width. The run id is the handle a user
     copies, so it is never cut; below 100 columns the start time (the id begins with it)
-    goes and errors join the results column, and names wrap instead of being cut."""
+    goes and errors join the results column, and names wrap instead of being cut. A run's
+    tags (``assay run --tag``) follow its name."""
+    tags = tags or {}
 
     def build(width: int) -> Table:
         wide = width >= 100
@@ -105,7 +107,10 @@ def runs_table(runs: list[RunInfo]) -> Any:
         table.add_column("subjects", overflow="fold")
         for r in runs:
             results = f"{r.n_results}/{r.n_planned}"
-            cells: list[Any] = [r.id, r.name, r.status]
+            name = Text(r.name)
+            if tags.get(r.id):
+                name.append(" " + " ".join(f"#{t}" for t in tags[r.id]), style="cyan")
+            cells: list[Any] = [r.id, name, r.status]
             if wide:
                 cells.append(r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "—")
                 cells += [results, str(r.n_errors)]
