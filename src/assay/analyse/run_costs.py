@@ -111,7 +111,7 @@ def _judge_calls(metadata: Any) -> Iterator[dict[str, Any]]:
 
 def _output(body: str | None) -> dict[str, Any]:
     """A stored output's JSON, parsed only when it has a ``raw`` response body, the one field
-    read from it (:func:`_details`): parsing every output of a 100,000-result run cost about a
+    read from it (:func:`token_details`): parsing every output of a 100,000-result run cost about a
     second of ``assay compare`` (issue 20)."""
     if not body or '"raw"' not in body:
         return {}
@@ -119,7 +119,10 @@ def _output(body: str | None) -> dict[str, Any]:
     return parsed
 
 
-def _details(output: dict[str, Any]) -> dict[str, int]:
+def token_details(output: dict[str, Any]) -> dict[str, int]:
+    """The priced token details (cached, reasoning, audio … tokens) of a stored output (its
+    JSON form), from the provider's usage block in the raw response; what every cost in a
+    run is priced with, so a page pricing one result agrees with the run's totals."""
     block = find_usage_block(output.get("raw"))
     return {_DETAILS[k]: v for k, v in block.items() if k in _DETAILS}
 
@@ -169,7 +172,7 @@ def run_cost_report(
             output = _output(body)
             name = model or requested.get(subject)
             priced = (
-                book.price(name, tin, tout, _details(output), at=_time(created))
+                book.price(name, tin, tout, token_details(output), at=_time(created))
                 if tin is not None or tout is not None
                 else None
             )
@@ -236,7 +239,7 @@ def _groups(store: Store, run_id: str, book: PriceBook) -> dict[tuple[str, str],
                 continue
             output = _output(body)
             name = model or requested.get(subject)
-            priced = book.price(name, tin, tout, _details(output), at=_time(created))
+            priced = book.price(name, tin, tout, token_details(output), at=_time(created))
             group.add(sample_id, name, priced, None)
         cursor.close()
     finally:

@@ -199,7 +199,7 @@ def _prompts(manifest: RunManifest, sample: Sample) -> list[dict[str, Any]]:
 
 def _usage(book: Any, result: SampleResult, requested: str | None, at: Any) -> dict[str, Any]:
     """A result's tokens and their cost at the price book's rates on the day it was stored."""
-    from assay.analyse.run_costs import _details
+    from assay.analyse.run_costs import token_details
 
     output = result.output
     usage = output.usage if output is not None else None
@@ -207,7 +207,7 @@ def _usage(book: Any, result: SampleResult, requested: str | None, at: Any) -> d
         cost = None
     else:
         model = output.model or requested
-        details = _details(output.model_dump(mode="json"))
+        details = token_details(output.model_dump(mode="json"))
         priced = book.price(model, usage.input_tokens, usage.output_tokens, details, at=at)
         cost = None if priced is None else priced.total
     return {
