@@ -154,6 +154,25 @@ def test_labels_tags_and_default_pairs(store, build):  # type: ignore[no-untyped
         set_run_tags(store, "nope", ["x"], None)
 
 
+def test_neighbours_break_ties_on_start_time_as_compare_does(store, build):  # type: ignore[no-untyped-def]
+    """Runs started in the same instant are ordered by creation, then id (the row-value seek
+    in ``_neighbour_rows`` must agree with ``assay compare``'s default pairing)."""
+    for run_id in ("run-c", "run-a", "run-b"):
+        _run(store, build, run_id, 5)
+    _run(store, build, "run-z", 1)
+    _run(store, build, "run-late", 9)
+    with store.engine.begin() as conn:  # one creation instant too: the id breaks the tie
+        stamp = conn.execute(select(runs.c.created_at).where(runs.c.id == "run-c")).scalar_one()
+        conn.execute(update(runs).where(runs.c.id.in_(["run-a", "run-b"])).values(created_at=stamp))
+    order = ["run-z", "run-a", "run-b", "run-c", "run-late"]
+    labels = label_runs(store, order)
+    for before, run_id in zip([None, *order], order, strict=False):
+        assert previous_run(store, run_id) == before
+        assert labels[run_id].previous == before
+        if before is not None:
+            assert default_runs(store, run_id)[0] == before
+
+
 def test_label_parts_are_cached_and_follow_the_neighbours(store, build):  # type: ignore[no-untyped-def]
     from assay.store.summaries import read_labels
 

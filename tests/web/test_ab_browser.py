@@ -15,6 +15,15 @@ NAV_MARKED = """() => {
     || r.matches('[aria-current], [aria-selected=true], .nav-current, .current, .selected'));
   return at;
 }"""
+SERVER_TIMING = """() => performance.getEntriesByType('navigation')[0].serverTiming
+  .map(e => [e.name, e.duration])"""
+
+
+def server_ms(page) -> float:  # type: ignore[no-untyped-def]
+    """The page's server time as the browser saw it (its ``Server-Timing: app;dur=…``)."""
+    app = [ms for name, ms in page.evaluate(SERVER_TIMING) if name == "app"]
+    assert len(app) == 1 and app[0] > 0, "the page carries no Server-Timing app entry"
+    return float(app[0])
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -22,6 +31,7 @@ def test_from_home_to_a_flipped_sample(live_server, demo_store, browser, screens
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.goto(live_server + "/")
+    timings = {"home": server_ms(page)}
     suggestion = page.locator("#suggested a.pair", has_text="v2 vs v1")
     if suggestion.count():
         screenshot(page, f"ab-{width}-1-home")
@@ -34,6 +44,7 @@ def test_from_home_to_a_flipped_sample(live_server, demo_store, browser, screens
         r"v2 vs v1: (underpowered|improved|mixed|regressed|no detectable)", headline.inner_text()
     )
     assert headline.is_visible()
+    timings["compare"] = server_ms(page)
     assert page.locator("#prompt-diff ins").count() >= 1
     assert page.locator("svg.forest .forest-legend").count() == 2
     # Nothing in the forest plot's label column is cut off at the left edge.
@@ -72,7 +83,9 @@ def test_from_home_to_a_flipped_sample(live_server, demo_store, browser, screens
         assert output.is_visible() and output.inner_text().strip()
         assert output.locator(mark).count() >= 1
     assert page.locator("#ab-scores tr[data-kind='fixed']").count() >= 1
+    timings["sample"] = server_ms(page)
     screenshot(page, f"ab-{width}-5-sample")
+    print(f"server time at {width} px:", {k: f"{v:.0f} ms" for k, v in timings.items()})
     toggle = page.locator("[data-diff-toggle]").first
     if page.locator("script[src='/static/assay.js']").count():
         assert not sides.first.locator("pre.plain-output").is_visible()

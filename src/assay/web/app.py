@@ -38,6 +38,7 @@ from assay.web.rank_page import rank_routers
 from assay.web.registry import registry_routers
 from assay.web.render import render, static_files
 from assay.web.review import review_routers
+from assay.web.timing import ServerTiming
 from assay.web.traces import trace_routers
 
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -182,6 +183,7 @@ def create_app(
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(ServerTiming)  # outermost: times every layer inside it
 
     @app.exception_handler(AssayError)
     async def _assay_error(request: Request, error: AssayError) -> Response:
