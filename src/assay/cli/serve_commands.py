@@ -100,9 +100,10 @@ def _run_server(
                 f"({len(monitors.routes)} routes, {len(monitors.canaries)} canaries)",
                 highlight=False,
             )
-        uvicorn.run(
-            build(store, token, not no_redact, note), host=host, port=port, log_level="warning"
-        )
+        web_app = build(store, token, not no_redact, note)
+        if scheduler is not None:  # /api/monitor/scheduler and the /monitor page read it
+            web_app.state.scheduler = scheduler
+        uvicorn.run(web_app, host=host, port=port, log_level="warning")
     finally:
         if scheduler is not None and not scheduler.stop():
             err_console.print("assay: the monitoring pass in progress did not stop in time")

@@ -198,14 +198,37 @@ def _route_view(store: Store, route: str) -> dict[str, Any]:
     }
 
 
+def scheduler_of(request: Request) -> dict[str, Any] | None:
+    """The status of the scheduler ``assay serve --monitor`` runs beside this app
+    (:meth:`assay.monitor.scheduler.Scheduler.status`), or ``None`` when there is none."""
+    scheduler = getattr(request.app.state, "scheduler", None)
+    return None if scheduler is None else dict(scheduler.status())
+
+
 def monitor_api(store: Store) -> APIRouter:
-    """``GET /api/monitor``, ``GET /api/monitor/routes/{route}``, ``GET /api/alerts``,
+    """``GET /api/monitor``, ``GET /api/monitor/scheduler``, ``GET /api/monitor/routes/{route}``,
+    ``GET /api/alerts``,
     ``POST /api/alerts/{alert_id}/ack``."""
     api = APIRouter(prefix="/api", tags=["monitor"])
 
     @api.get("/monitor", summary="Each route's latest points and change points, open alerts")
     def status() -> dict[str, Any]:
         return monitor_status(store)
+
+    @api.get(
+        "/monitor/scheduler",
+        summary="The schedule of `assay serve --monitor`: passes, failures, last runs",
+    )
+    def scheduler_status(request: Request) -> dict[str, Any]:
+        status = scheduler_of(request)
+        if status is None:
+            raise NotFound(
+                "this server runs no monitoring schedule",
+                where="scheduler",
+                fix="start it with `assay serve --monitor --spec monitors.yaml`, or run "
+                "`assay monitor run` from cron",
+            )
+        return status
 
     @api.get("/monitor/routes/{route}", summary="A route's series, budgets, substrate events")
     def route_detail(route: str) -> dict[str, Any]:
@@ -242,7 +265,11 @@ def monitor_pages(store: Store) -> APIRouter:
         status = monitor_status(store)
         return HTMLResponse(
             render(
-                "monitor.html", title="monitor", status=status, alerts=list_alerts(store, limit=100)
+                "monitor.html",
+                title="monitor",
+                status=status,
+                alerts=list_alerts(store, limit=100),
+                scheduler=scheduler_of(request),
             )
         )
 
