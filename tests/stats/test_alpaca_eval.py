@@ -106,6 +106,78 @@ class AlpacaEval:
             for k, name in enumerate(GAMED)
         ]
 
+    def complete_systems(self):
+        """The 50 systems with all 805 items and published weights (not the baseline or its
+        gamed versions, which have no judged rows here)."""
+        return [
+            m
+            for m in sorted(self.rows)
+            if len(self.rows[m]) == 805 and m not in (BASELINE, *GAMED) and m in self.weights
+        ]
+
+    def model_features(self, model, positional=False):
+        """[tanh(Δ/sd(Δ)), γ, 1] for a system's own rows, γ joined by id; with ``positional``
+        the rows' γ are those of their position in the annotation file instead, as
+        ``glm_winrate.py`` joins them (``df_annotations.reset_index()["index"]``)."""
+        gap = np.array(self.column(model, "len_1")) - np.array(self.column(model, "len_2"))
+        if positional:
+            rows = self.column(model, "row_in_file", int)
+            gamma = np.array([self.difficulty[r] for r in rows])
+        else:
+            gamma = lookup_by_id(self.ids(model), self.difficulty)
+        return np.column_stack([np.tanh(gap / gap.std(ddof=1)), gamma, np.ones(gap.size)])
+
+    def implied_gamed_sums(self, model, positional=False):
+        """The gamed rows' label sums S = Σ_gamed (tanh, γ)·q that ``model``'s published fit implies.
+
+        AlpacaEval fits θ on the model's rows (weight 1) and both gamed sets (weight 0.1, model
+        term 0); at its optimum Σ_own x(p − σ(x·θ)) + 0.1·Σ_gamed x̃(q − σ(x̃·θ)) = sign(θ)/C.
+        The gamed labels q enter every system's fit only through S (x̃'s model term is 0), so
+        the published θ give S = Σ_gamed x̃·σ(x̃·θ) − 10·Σ_own x(p − σ(x·θ)). The L1 term
+        (≤ 10/C ≈ 3.6 at the usual C ≈ 2.8, against S ≈ (−173, 413)) is left out: AlpacaEval's
+        C is not published.
+        """
+        from scipy.special import expit
+
+        w = self.weights[model]
+        theta = np.array([w.length, w.difficulty, w.model])
+        x, p = self.model_features(model, positional), self.preferences(model)
+        own = x.T @ (p - expit(x @ theta))
+        gamed = sum(
+            (f := self.gamed_features(n) * np.array([1.0, 1.0, 0.0])).T @ expit(f @ theta)
+            for n in GAMED
+        )
+        return (gamed - 10 * own)[:2]
+
+    def pooled_gamed_baselines(self, implied, exclude):
+        """Gamed preferences whose sums S are the median that the *other* systems' fits imply.
+
+        ``implied`` maps system → :meth:`implied_gamed_sums`; ``exclude`` (the system about to
+        be refitted) is left out, so its own published weights do not inform its refit. The
+        labels of :meth:`gamed_baselines` are tilted, logit q' = logit q + a·tanh + b·γ, with
+        (a, b) solving Σ_gamed (tanh, γ)·q' = S. The two gamed systems' six score equations
+        alone put S_len 11 lower than this median (−184 against −173): through the errors of
+        the reconstructed difficulty on their rows, which the median over 49 systems averages.
+        """
+        from scipy.optimize import root
+        from scipy.special import expit, logit
+
+        target = np.median([s for m, s in implied.items() if m != exclude], axis=0)
+        if not hasattr(self, "_gamed"):
+            self._gamed = self.gamed_baselines()
+        base = self._gamed
+        x = np.vstack([self.gamed_features(n)[:, :2] for n in GAMED])
+        q0 = np.concatenate([np.asarray(g.preference) for g in base])
+        z = logit(np.clip(q0, 1e-12, 1 - 1e-12))
+        solution = root(lambda ab: x.T @ expit(z + x @ ab) - target, np.zeros(2))
+        assert solution.success
+        q = expit(z + x @ solution.x)
+        split = np.cumsum([len(g.preference) for g in base])[:-1]
+        return [
+            GamedBaseline(part, g.baseline_length, g.gamed_length, g.item_ids, g.name)
+            for part, g in zip(np.split(q, split), base, strict=True)
+        ]
+
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -180,52 +252,91 @@ def test_systems_with_missing_rows_are_joined_by_instruction_id(alpaca):
         lookup_by_id([1, 9999], alpaca.difficulty, what="difficulty")
 
 
+def test_alpaca_eval_joined_difficulty_by_row_position_for_systems_with_missing_rows(alpaca):
+    # The deliberate difference from glm_winrate.py (module docstring of length_control): there
+    # the difficulty is joined by row position. The published weights show it: the gamed
+    # difficulty sum each fit implies sits near the complete systems' median only with the
+    # positional join, for five of the six systems with 802-804 rows.
+    complete = np.median([alpaca.implied_gamed_sums(m)[1] for m in alpaca.complete_systems()])
+    assert 380 < complete < 450
+    short = sorted(m for m, rows in alpaca.rows.items() if len(rows) < 805)
+    by_id = {m: alpaca.implied_gamed_sums(m)[1] for m in short}
+    by_position = {m: alpaca.implied_gamed_sums(m, positional=True)[1] for m in short}
+    fits_position = {m for m in short if abs(by_position[m] - complete) < 120}
+    fits_id = {m for m in short if abs(by_id[m] - complete) < 120}
+    assert fits_position == set(short)
+    assert fits_id == {"alpaca-7b_concise"}  # missing item 689: only its last 115 rows shift
+
+
 @pytest.mark.slow
 def test_lc_refit_from_per_item_preferences_is_close_to_published(alpaca):
     """Refit AlpacaEval's GLM on the 50 systems with all 805 items (issue 20, item 1).
 
-    The fit matches ``glm_winrate.py`` term by term (see the module docstring). Two inputs are
-    reconstructions: the instruction difficulty, and the gamed baselines' judge preferences
-    (``AlpacaEval.gamed_baselines``). Figures on this data (scikit-learn 1.9, 2026-12-04):
+    The fit matches ``glm_winrate.py`` term by term (module docstring of
+    ``assay.stats.length_control``). Two inputs are reconstructions: the instruction
+    difficulty γ (the official file is not in the reference data), and the gamed baselines'
+    judge preferences (``df_gamed.csv``, not in it either), which enter every fit only through
+    two sums S (``AlpacaEval.implied_gamed_sums``). S is the median that the other 49 systems'
+    published fits imply (``pooled_gamed_baselines``, leave-one-out). Figures (scikit-learn
+    1.9, 2026-12-04):
 
-    - refit vs the published-weights prediction with the same difficulty, 50 systems: median
-      0.29, max 1.46 points (before calibrating the gamed labels: 0.38 / 1.63);
-    - the difficulty's own share: published weights + reconstructed difficulty vs published LC
-      is median 0.13, max 0.33 points (45 leaderboard systems; 11 of them are in
-      published_subset.csv and checked here);
-    - refit vs published LC, 45 leaderboard systems: median 0.35, max 1.80 points; on the 11
-      of them in published_subset.csv (which lean to the hard cases: NullModel, the Claudes,
-      gamed variants): median 0.47, max 1.80.
+    - refit vs the published-weights prediction with the same γ, 50 systems: median 0.20, max
+      1.20 points (the issue's targets, 0.3 / 1.5, are met). With S from the two gamed
+      systems' score equations alone: 0.29 / 1.46, and a length slope 0.08 steeper on average
+      (now 0.01);
+    - refit vs published LC: the 11 systems of published_subset.csv, median 0.36, max 1.54;
+      the 45 of them on AlpacaEval's leaderboard file (read once by hand, not stored here),
+      median 0.29, max 1.54. The max target (1.5) is missed by claude-2 alone;
+    - the share of γ: the published weights with the reconstructed γ miss the published LC by
+      median 0.15, max 0.33 (11 systems; 0.13 / 0.33 on the 45). And the refit error tracks,
+      with correlation 0.95, the error that re-solving only the model term of the published
+      weights (so that they match the system's own mean preference under the reconstructed γ)
+      produces: a share that involves neither the gamed rows nor the fit, so it is γ's.
+      Subtracting it leaves median 0.11, max 0.82. The worst systems (claude, claude-2,
+      claude-2.1, gpt-3.5-turbo-1106_verbose, Mixtral concise) are those whose own mean
+      preference the published weights under-predict by 1.5–2.4 items with this γ; the five
+      FuseChat systems over-predict it by 4–7 items and come out 0.6–1.0 points low.
 
-    So the issue's targets (max ≤ 1.5, median ≤ 0.3 against published LC) are *not* met: 1.80
-    and 0.35. The error is one-signed (the refit's length slope is 0.08 steeper on average than
-    the published one, so short-answer systems gain), which points at the rebuilt gamed
-    preferences, not at the fit: AlpacaEval's df_gamed.csv (the real judge preferences of the
-    gamed baselines, which pin the length slope) is not in the reference data. The thresholds
-    below are the measured figures plus a small margin, not the targets.
+    So against the published LC the remaining gap is the reconstructed difficulty's, not the
+    fit's. Re-estimating γ per item (MAP around the reconstruction, prior sd 0.5) from the
+    other systems' preferences and published weights gave 0.17 / 1.40 on the 45, but it leaks
+    through sibling systems (the three Claudes share their items' pattern), moves the
+    published-weights prediction away from the published LC (median 0.45) and needs a prior
+    width picked by hand, so it is not used. The thresholds are the measured figures plus a small margin (and the targets where
+    they are met).
     """
-    gamed = alpaca.gamed_baselines()
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    systems = alpaca.complete_systems()
+    implied = {m: alpaca.implied_gamed_sums(m) for m in systems}
     baseline = alpaca.weights[BASELINE]
-    vs_weights, vs_published, difficulty_part = [], [], []
-    for model in sorted(alpaca.rows):
-        if len(alpaca.rows[model]) != 805 or model in (BASELINE, *GAMED):
-            continue
-        if model not in alpaca.weights:
-            continue  # text_davinci_003: no published weights
+    vs_weights, slope_gap, gamma_share = [], [], []
+    vs_published, difficulty_part = [], []
+    for model in systems:
         fit = length_controlled_win_rate(
             alpaca.preferences(model),
             alpaca.column(model, "len_2"),
             alpaca.column(model, "len_1"),
             item_ids=alpaca.ids(model),
             difficulty=alpaca.difficulty,
-            gamed=gamed,
+            gamed=alpaca.pooled_gamed_baselines(implied, exclude=model),
         )
-        gamma = lookup_by_id(alpaca.ids(model), alpaca.difficulty)
-        from_weights = 100 * predict_length_controlled_win_rate(
-            alpaca.weights[model], gamma, baseline
-        )
+        x, p, w = alpaca.model_features(model), alpaca.preferences(model), alpaca.weights[model]
+        from_weights = 100 * predict_length_controlled_win_rate(w, x[:, 1], baseline)
         vs_weights.append(100 * fit.win_rate - from_weights)
+        slope_gap.append(fit.weights.length - w.length)
         assert fit.weights.length < 0, model  # longer answers win against this judge
+        # γ's share: the published weights with only the model term re-solved to match the
+        # system's own mean preference under the reconstructed γ (no gamed rows, no fit).
+        tilt = w.length * x[:, 0] + w.difficulty * x[:, 1]
+        model_term = brentq(
+            lambda b, p, tilt: np.sum(p - expit(tilt + b)),
+            w.model - 5,
+            w.model + 5,
+            args=(p, tilt),
+        )
+        gamma_share.append(100 * expit(w.difficulty * x[:, 1] + model_term).mean() - from_weights)
         if model in alpaca.published:
             published = float(alpaca.published[model]["length_controlled_winrate"])
             vs_published.append(100 * fit.win_rate - published)
@@ -233,20 +344,25 @@ def test_lc_refit_from_per_item_preferences_is_close_to_published(alpaca):
             assert 100 * fit.raw.win_rate == pytest.approx(
                 float(alpaca.published[model]["win_rate"]), rel=1e-9
             )
-    fit_gap = np.abs(vs_weights)
-    published_gap, diff_gap = np.abs(vs_published), np.abs(difficulty_part)
+    fit_gap, published_gap = np.abs(vs_weights), np.abs(vs_published)
+    diff_gap = np.abs(difficulty_part)
+    rest = np.abs(np.subtract(vs_weights, gamma_share))
+    correlation = float(np.corrcoef(vs_weights, gamma_share)[0, 1])
     print(
         f"\nLC refit vs published-weights prediction, {fit_gap.size} systems: median "
-        f"{np.median(fit_gap):.2f}, max {fit_gap.max():.2f} pt; vs published LC, "
-        f"{published_gap.size} systems: median {np.median(published_gap):.2f}, max "
-        f"{published_gap.max():.2f} pt, of which the reconstructed difficulty alone: median "
-        f"{np.median(diff_gap):.2f}, max {diff_gap.max():.2f} pt"
+        f"{np.median(fit_gap):.2f}, max {fit_gap.max():.2f} pt (length slope {np.mean(slope_gap):+.3f}"
+        f" vs published); vs published LC, {published_gap.size} systems: median "
+        f"{np.median(published_gap):.2f}, max {published_gap.max():.2f} pt. Reconstructed "
+        f"difficulty: published weights vs published LC median {np.median(diff_gap):.2f}, max "
+        f"{diff_gap.max():.2f} pt; its model-term share correlates {correlation:.2f} with the refit "
+        f"error, which leaves median {np.median(rest):.2f}, max {rest.max():.2f} pt without it"
     )
     assert fit_gap.size == 50 and published_gap.size == 11
-    assert np.median(fit_gap) <= 0.32 and fit_gap.max() <= 1.55
-    assert np.median(published_gap) <= 0.5 and published_gap.max() <= 1.9
-    assert diff_gap.max() <= 0.35  # the difficulty reconstruction is not the main gap
-    assert np.mean(vs_weights) > 0  # one-signed: what is left is a bias, not noise
+    assert np.median(fit_gap) <= 0.3 and fit_gap.max() <= 1.5  # the issue's targets
+    assert abs(np.mean(slope_gap)) <= 0.03  # no steeper length slope left
+    assert np.median(published_gap) <= 0.4 and published_gap.max() <= 1.6
+    assert diff_gap.max() <= 0.35
+    assert correlation >= 0.9 and np.median(rest) <= 0.15 and rest.max() <= 0.9
 
 
 def test_lc_refit_interval_is_a_real_sampling_interval(alpaca):

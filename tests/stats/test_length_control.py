@@ -173,3 +173,31 @@ def test_a_gamed_baseline_without_usable_rows_is_an_error_not_a_silent_refit():
         length_controlled_win_rate(pref, model, baseline, gamed=[named], item_ids=ids)
     # Fitting without the prior stays possible, on purpose.
     assert 0 < length_controlled_win_rate(pref, model, baseline, item_ids=ids).win_rate < 1
+
+
+def test_unjudged_rows_still_count_in_the_length_standardisation():
+    # glm_winrate.py takes sd(Δ) over all the model's rows, then drops those without a
+    # preference: an unjudged item with a long answer still widens sd(Δ).
+    from assay.stats.length_control import _standardised_length_gap
+
+    rng = np.random.default_rng(7)
+    n = 400
+    baseline = rng.lognormal(7, 0.5, n)
+    model = baseline * np.exp(rng.normal(0.3, 0.5, n))
+    model[:40] *= 5  # long answers, left unjudged
+    pref = (rng.random(n) < 0.6).astype(float)
+    pref[:40] = np.nan
+    keep = ~np.isnan(pref)
+    gap = baseline - model
+    expected = np.tanh(gap[keep] / gap.std(ddof=1))
+    assert _standardised_length_gap(baseline, model, keep) == pytest.approx(expected)
+    assert not np.allclose(expected, np.tanh(gap[keep] / gap[keep].std(ddof=1)))
+    fixed = {"cs": (10.0,), "n_splits": 1}
+    with_unjudged = length_controlled_win_rate(pref, model, baseline, **fixed)
+    dropped = length_controlled_win_rate(pref[keep], model[keep], baseline[keep], **fixed)
+    assert with_unjudged.raw.n_total == dropped.raw.n_total == n - 40
+    assert with_unjudged.weights.length != pytest.approx(dropped.weights.length, abs=1e-3)
+    missing = model.copy()
+    missing[50] = np.nan  # a judged item without its answer's length
+    with pytest.raises(ValueError, match="length is missing"):
+        length_controlled_win_rate(pref, missing, baseline)

@@ -12,8 +12,16 @@ LC = mean_i sigmoid(θ_diff·γᵢ + θ_model). The fit is an L1-penalised logis
 soft (probability) labels, its penalty chosen by 5-fold cross-validation, regularised towards
 the baseline by adding the baseline's comparisons against length-gamed versions of itself
 (weight λ = 0.2 shared between them) — all as in AlpacaEval's ``glm_winrate.py``, in
-scikit-learn. Item covariates are joined by item id (:func:`lookup_by_id`), never by row
-position: a system with 802 of 805 rows otherwise gets every later item's difficulty wrong.
+scikit-learn. sd(Δ) is taken over all the model's rows, judged or not (AlpacaEval
+standardises before it drops unjudged rows); the gamed rows are standardised per gamed set.
+
+One deliberate difference: item covariates are joined by item id (:func:`lookup_by_id`),
+never by row position, where ``glm_winrate.py`` joins the difficulty by the annotation row's
+position (its ``"index"`` column comes from ``df_annotations.reset_index()``). A system with
+802 of 805 rows thus gets every later item's difficulty wrong there, and AlpacaEval's published
+weights carry it: for five of the six such systems their score equations hold with the
+positional join, not with the join by id (checked on the reference data, issue 20). For a
+system with all items in order the two joins agree.
 
 Preferences here are on [0, 1]: the probability the *model* beat the baseline (0.5 a tie).
 AlpacaEval's files use 1 (baseline) … 2 (model), with 0 for a legacy draw:
@@ -203,12 +211,22 @@ class LengthControlledFit:
 
 
 def _standardised_length_gap(
-    baseline_length: ArrayLike, model_length: ArrayLike
+    baseline_length: ArrayLike, model_length: ArrayLike, keep: NDArray[np.bool_] | None = None
 ) -> NDArray[np.float64]:
+    """tanh(Δ/sd(Δ)) for the rows in ``keep``, sd (ddof 1) over *all* rows with both lengths.
+
+    ``glm_winrate.py`` standardises before it drops rows without a preference, so an
+    unjudged item still counts in sd(Δ); ``keep`` selects the rows fitted afterwards.
+    """
     gap = np.asarray(baseline_length, dtype=float).reshape(-1) - np.asarray(
         model_length, dtype=float
     ).reshape(-1)
-    sd = float(gap.std(ddof=1)) if gap.size > 1 else 0.0
+    known = gap[~np.isnan(gap)]
+    sd = float(known.std(ddof=1)) if known.size > 1 else 0.0
+    if keep is not None:
+        gap = gap[keep]
+    if np.isnan(gap).any():
+        raise ValueError("an answer length is missing for a judged item")
     return np.tanh(gap / sd) if sd > 0 else np.zeros_like(gap)
 
 
@@ -294,8 +312,9 @@ def length_controlled_win_rate(
     cross-validated C, which is held fixed (re-running CV in each resample would cost 50×);
     the gamed-baseline rows act as a fixed prior and are not resampled.
 
-    Items with a NaN preference are dropped. Raises ``ValueError`` on mismatched lengths, an
-    item id missing from ``difficulty``, or a gamed baseline with no usable (non-NaN) row,
+    Items with a NaN preference are dropped from the fit but still count in sd(Δ). Raises
+    ``ValueError`` on mismatched lengths, a judged item without an answer length, an item id
+    missing from ``difficulty``, or a gamed baseline with no usable (non-NaN) row,
     which would otherwise turn the fit into the unregularised one without a word; fitting
     without the prior is asked for by passing no ``gamed``.
     """
@@ -312,7 +331,7 @@ def length_controlled_win_rate(
     keep = ~np.isnan(p)
     if np.any((p[keep] < 0) | (p[keep] > 1)):
         raise ValueError("preferences must lie in [0, 1] (convert with alpaca_eval_preference)")
-    columns = [_standardised_length_gap(lb[keep], lm[keep])]
+    columns = [_standardised_length_gap(lb, lm, keep)]
     if difficulty is not None:
         assert ids is not None
         gamma = lookup_by_id(ids[keep], difficulty, what="difficulty")
@@ -334,6 +353,8 @@ def length_controlled_win_rate(
                 "prior on purpose"
             )
         gcols = [
+            # Per set, over its judged rows only: AlpacaEval's df_gamed.csv was built from
+            # annotations filtered to judged rows before sd(Δ) was taken (notebook_helpers.py).
             _standardised_length_gap(
                 np.asarray(g.baseline_length, float)[gkeep],
                 np.asarray(g.gamed_length, float)[gkeep],
