@@ -16,7 +16,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from assay.core import EnvironmentManifest, RunManifest
+from assay.core import EnvironmentManifest, RunManifest, StoreError
 from assay.core.hashing import content_hash
 from assay.importers._model import ImportedRun
 
@@ -108,6 +108,14 @@ def write_run(store: Any, run: ImportedRun, *, name_given: str | None = None) ->
     store.create_run(manifest, run.samples, n_planned=len(run.results))
     for start in range(0, len(run.results), _BATCH):
         store.add_results(run_id, run.results[start : start + _BATCH])
+        # The run is ours while it is written: renew its lease each batch (as the runner's
+        # heartbeat does), so a long import is never shown as interrupted nor taken over.
+        if not store.renew_lease(run_id):
+            raise StoreError(
+                f"lost the lease of run {run_id} while importing it: another process took the "
+                "run over",
+                fix="import the file again (it is stored as a new run)",
+            )
     store.finish_run(run_id, manifest, "completed")
     try:
         from assay.analyse.summary_cache import refresh_summary
