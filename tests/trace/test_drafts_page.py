@@ -43,3 +43,29 @@ def test_ten_failed_traces_are_ten_drafts_and_the_backlog_shows(store: Store) ->
     assert 'id="draft-total">4<' in older
     bad = client.get("/drafts", params={"older_than": "soon"})
     assert bad.status_code == 400 and "older_than" in bad.text
+
+
+def test_a_get_writes_nothing_and_the_button_drafts_the_rest(store: Store) -> None:
+    """Failures that did not draft as they were written are counted on the page; only the
+    page's POST button (303 back to the page) turns them into drafts."""
+    from sqlalchemy import func, select
+
+    ids = plant(store, *(llm_trace(n) for n in range(3)))
+    record_feedback(store, [thumbs_down(tid) for tid in ids], sync=False)
+
+    def n_cases() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
+
+    client = TestClient(create_app(store))
+    html = client.get("/drafts", params={"older_than": "1h"}).text
+    assert 'id="undrafted">3<' in html and 'id="no-drafts"' in html
+    assert 'action="/drafts/sync?older_than=1h"' in html
+    assert n_cases() == 0  # the GET drafted nothing
+    answer = client.post("/drafts/sync", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/drafts"
+    assert n_cases() == 3
+    html = client.get("/drafts").text
+    assert 'id="undrafted"' not in html and 'id="draft-total">3<' in html
+    again = client.post("/drafts/sync", params={"older_than": "1h"}, follow_redirects=False)
+    assert again.headers["location"] == "/drafts?older_than=1h" and n_cases() == 3

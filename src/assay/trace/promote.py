@@ -252,6 +252,27 @@ def _material_case(
     )
 
 
+def undrafted_failures(
+    store: Store,
+    trace_ids: Iterable[str] | None = None,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+) -> dict[str, Any]:
+    """The failed traces (of ``trace_ids``, or of the whole store) that have no case yet, with
+    their verdicts: what :func:`sync_drafts` would draft (those with an input). Reads only."""
+    failed = failed_traces(store, trace_ids, window=window)
+    candidates = sorted(failed)
+    with store.engine.connect() as conn:
+        for start in range(0, len(candidates), _IN_CHUNK):
+            chunk = candidates[start : start + _IN_CHUNK]
+            taken = conn.execute(
+                select(cases.c.created_from).where(cases.c.created_from.in_(chunk))
+            )
+            for (trace_id,) in taken:
+                failed.pop(trace_id, None)
+    return failed
+
+
 def sync_drafts(
     store: Store,
     trace_ids: Iterable[str] | None = None,
@@ -264,18 +285,9 @@ def sync_drafts(
     A failed trace whose spans have not arrived yet (feedback can come first) gets its draft
     on a later run; one with no input at all gets none (there is nothing to replay).
     """
-    failed = failed_traces(store, trace_ids, window=window)
+    failed = undrafted_failures(store, trace_ids, window=window)
     if not failed:
         return []
-    candidates = sorted(failed)
-    with store.engine.connect() as conn:
-        for start in range(0, len(candidates), _IN_CHUNK):
-            chunk = candidates[start : start + _IN_CHUNK]
-            taken = conn.execute(
-                select(cases.c.created_from).where(cases.c.created_from.in_(chunk))
-            )
-            for (trace_id,) in taken:
-                failed.pop(trace_id, None)
     now = datetime.now(UTC)
     drafts = []
     for trace_id, verdict in sorted(failed.items()):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.core import AssayError
@@ -317,17 +317,17 @@ def trace_pages(store: Store) -> APIRouter:
     def drafts_page(request: Request) -> HTMLResponse:
         """Draft cases from failed traces waiting for triage, oldest first (E2's backlog).
 
-        The promotion policy is applied first (idempotent: a trace gets at most one draft), so
-        traces labelled failed by a path that does not draft as it writes (an online judge's
-        scores, a review label) are on the page too."""
+        A GET writes nothing. Traces labelled failed by a path that does not draft as it
+        writes (an online judge's scores, a review label) are counted, and a button POSTs to
+        ``/drafts/sync`` to apply the promotion policy to them (``assay traces drafts`` does
+        the same from the CLI)."""
         from datetime import timedelta
 
         from assay.trace.labels import parse_duration
-        from assay.trace.promote import list_drafts, sync_drafts
+        from assay.trace.promote import list_drafts, undrafted_failures
 
         text = request.query_params.get("older_than", "").strip()
         older = parse_duration(text, "older_than") if text else None
-        sync_drafts(store)
         backlog_after = timedelta(days=7)
         drafts = [case.as_dict() for case in list_drafts(store, older_than=older)]
         for draft in drafts:
@@ -340,7 +340,20 @@ def trace_pages(store: Store) -> APIRouter:
             total=len(drafts),
             stale=sum(1 for d in drafts if d["stale"]),
             older_than=text,
+            undrafted=len(undrafted_failures(store)),
         )
+
+    @pages.post("/drafts/sync")
+    def sync_drafts_page(request: Request) -> RedirectResponse:
+        """Apply the promotion policy (a draft for every failed trace that has none; it is
+        idempotent), then back to ``/drafts`` with its filter (303, so a reload does not
+        POST again)."""
+        from assay.trace.promote import sync_drafts
+
+        sync_drafts(store)
+        text = request.query_params.get("older_than", "").strip()
+        query = "?" + urllib.parse.urlencode({"older_than": text}) if text else ""
+        return RedirectResponse(f"/drafts{query}", status_code=303)
 
     return pages
 
