@@ -211,3 +211,36 @@ def test_import_with_promote_moves_labels_under_the_same_rules(store, tmp_path) 
         moved = apply_labels(other, {"support@production": 2}, actor="ci", reason="move")
         assert moved == {"support@production": "refused: unevaluated_change"}
         assert get_version(other, "support@production").version == 1
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_promotion_that_loses_a_race_fails_and_overwrites_nothing(
+    store, monkeypatch, first
+) -> None:  # type: ignore[no-untyped-def]
+    """Two promotions of one label at once: the label moves only from the version the loser
+    checked its evidence against, so the loser fails naming the new version (compare-and-set
+    on (name, label, version); the primary key refuses a second first promotion)."""
+    import assay.registry.prompts as prompts
+
+    for text in (V1, V2, V3_BAD):
+        commit(store, "support", text, author="ana", rationales=["one reason for every change"])
+    if not first:
+        promote(store, "support@1", label="production", actor="ana", reason="launch")
+    real_now = prompts._now
+    raced: list[str] = []
+
+    def now_with_a_rival():  # type: ignore[no-untyped-def]
+        # Called once the evidence is checked, just before the write: the rival wins here.
+        if not raced:
+            raced.append("rival")
+            promote(store, "support@3", label="production", actor="rival", reason="r", force=True)
+        return real_now()
+
+    monkeypatch.setattr(prompts, "_now", now_with_a_rival)
+    with pytest.raises(AssayError, match="moved while this promotion was checked") as lost:
+        promote(store, "support@2", label="production", actor="bo", reason="b", force=True)
+    assert "it is now version 3" in str(lost.value)
+    assert get_version(store, "support@production").version == 3
+    assert [p["actor"] for p in promotions(store, "support")] == (
+        ["rival"] if first else ["ana", "rival"]
+    )

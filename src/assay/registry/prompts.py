@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from assay.core import AssayError, text_hash
 from assay.registry.edits import Edit, diff_edits
@@ -450,6 +451,25 @@ def find_evidence(store: Store, candidate: PromptVersion, current: PromptVersion
     return found
 
 
+class _Raced(Exception):
+    """Another promotion moved the label between the evidence check and the write."""
+
+
+def _moved(store: Store, name: str, label: str, expected: int | None) -> AssayError:
+    """The error of a promotion whose label another promotion moved first."""
+    try:
+        now_at = f"version {get_version(store, f'{name}@{label}').version}"
+    except AssayError:
+        now_at = "no version"
+    was = f"version {expected}" if expected is not None else "unset"
+    return AssayError(
+        f"{name}@{label} moved while this promotion was checked: it was {was}, it is now "
+        f"{now_at} (another promotion ran at the same time)",
+        where="--to",
+        fix="promote again: the evidence is checked against the label's new version",
+    )
+
+
 def promote(
     store: Store,
     ref: str,
@@ -505,19 +525,56 @@ def promote(
                 f"registry:{current.ref}) then promote again",
             )
     now = _now()
+    try:
+        record = _write_promotion(
+            store, candidate, current, chosen, label, actor, reason, force, now
+        )
+    except _Raced:
+        raise _moved(store, candidate.name, label, current.version if current else None) from None
+    return record | {"created_at": now.isoformat()}
+
+
+def _write_promotion(
+    store: Store,
+    candidate: PromptVersion,
+    current: PromptVersion | None,
+    chosen: Evidence | None,
+    label: str,
+    actor: str,
+    reason: str,
+    force: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """The label move, the approval and the promotion record, in one transaction."""
     with store.engine.begin() as conn:
+        # Compare-and-set: the label moves only from the version the evidence was checked
+        # against. A promotion that raced this one and won makes this one fail, never
+        # silently overwrite it (the primary key (name, label) refuses a second first insert).
         if current is None:
-            conn.execute(
-                prompt_labels.insert().values(
-                    name=candidate.name, label=label, version=candidate.version, updated_at=now
-                )
-            )
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        prompt_labels.insert().values(
+                            name=candidate.name,
+                            label=label,
+                            version=candidate.version,
+                            updated_at=now,
+                        )
+                    )
+            except IntegrityError:
+                raise _Raced from None
         else:
-            conn.execute(
+            moved = conn.execute(
                 prompt_labels.update()
-                .where(prompt_labels.c.name == candidate.name, prompt_labels.c.label == label)
+                .where(
+                    prompt_labels.c.name == candidate.name,
+                    prompt_labels.c.label == label,
+                    prompt_labels.c.version == current.version,
+                )
                 .values(version=candidate.version, updated_at=now)
             )
+            if moved.rowcount != 1:
+                raise _Raced
         if chosen is not None:
             conn.execute(
                 prompt_versions.update()
@@ -541,7 +598,7 @@ def promote(
             "created_at": now,
         }
         conn.execute(prompt_promotions.insert().values(**record))
-    return record | {"created_at": now.isoformat()}
+    return record
 
 
 def promotions(store: Store, name: str) -> list[dict[str, Any]]:
