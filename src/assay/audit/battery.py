@@ -29,314 +29,57 @@ error correlation of its members on the probes with a known answer (C9, B5).
 The checks' figures, intervals and verdicts make a :class:`~assay.core.JudgeCertificate`,
 stored per judge config; ``assay gate`` refuses comparisons graded by a judge whose newest
 certificate is ``gameable`` or ``drifted``.
+
+The module is the orchestrator; its parts are :mod:`assay.audit.battery_config` (the config
+and the result), :mod:`assay.audit.battery_probes` (the sides' outputs and the pairwise
+probes) and :mod:`assay.audit.battery_pointwise` (the pointwise run), whose names are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from assay.core import (
-    CheckResult,
-    JudgeCertificate,
-    JudgeManifest,
-    Output,
-    Sample,
-    SpecError,
-    SubjectManifest,
-    judge_key,
-    text_hash,
+from assay.audit.battery_config import AuditConfig, AuditResult
+from assay.audit.battery_pointwise import _pointwise_checks, _run, _skipped
+from assay.audit.battery_probes import (
+    CANARY,
+    IDENTICAL,
+    MATCHED,
+    REAL,
+    VERBOSITY,
+    _choose,
+    _first_outputs,
+    _read_probes,
+    _resolve,
+    _Verdicts,
+    build_probes,
 )
+from assay.core import CheckResult, JudgeCertificate, SpecError, judge_key
 from assay.data import Dataset
-from assay.providers.lineage import LineageRegistry, default_registry
-from assay.score import ScorerContext
+from assay.providers.lineage import default_registry
 from assay.stats import GamedBaseline
 from assay.store import Store
 
-#: Probe kinds (see the module docstring).
-CANARY, REAL, IDENTICAL, VERBOSITY = "canary", "real", "identical", "verbosity"
-MATCHED = "matched"
-
-
-@dataclass
-class AuditConfig:
-    """What to audit and how.
-
-    ``judge`` is a judge reference (``<provider>/<model>``) or a panel (a list); ``runs`` the
-    sides whose outputs the probes are built from (the first is the baseline). ``bound`` is
-    the canary win rate above which the judge is ``gameable`` (C1: 10%); ``reference_judges``
-    are judges of other families whose pointwise scores the self-preference check compares
-    with; ``n_anchors`` baseline outputs form the anchor set; ``humans`` is a CSV/JSONL file of
-    human labels (sample, rater, label, time) on the baseline's samples.
-
-    ``confidence`` is the level of every check's interval. A certificate makes about six
-    decisions that can raise a flag, so at 99% each (Bonferroni: 0.05 / 6 ≈ 0.0083) a clean
-    judge gets a clean certificate at least 95% of the time.
-    """
-
-    judge: str | list[str]
-    runs: Sequence[str]
-    context: ScorerContext | None = None
-    lineage: LineageRegistry | None = None
-    name: str | None = None
-    max_samples: int = 200
-    canaries: Sequence[str] | None = None
-    bound: float = 0.10
-    reference_judges: Sequence[str] = ()
-    scale: int = 10
-    n_anchors: int = 50
-    humans: Path | None = None
-    style: str = "json"
-    params: dict[str, Any] | None = None
-    seed: int = 0
-    concurrency: int = 16
-    cache: bool = True
-    confidence: float = 0.99
-
-    @property
-    def label(self) -> str:
-        if self.name:
-            return self.name
-        return self.judge if isinstance(self.judge, str) else "+".join(self.judge)
-
-
-@dataclass
-class AuditResult:
-    """The certificate and the runs that produced it."""
-
-    certificate: JudgeCertificate
-    pairwise_run_id: str
-    pointwise_run_id: str | None
-    n_samples: int
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Side:
-    ref: str
-    run_id: str
-    subject: str
-    manifest: SubjectManifest
-
-
-# -- loading the sides ---------------------------------------------------------------------------
-
-
-def _resolve(store: Store, ref: str) -> _Side:
-    from assay.run.pairwise import resolve_side
-
-    side = resolve_side(store, ref)
-    return _Side(ref, side.run_id, side.subject, side.manifest)
-
-
-def _first_outputs(store: Store, side: _Side) -> dict[str, Output]:
-    """The side's output per sample id (the lowest epoch that answered)."""
-    outputs: dict[str, tuple[int, Output]] = {}
-    for result in store.iter_results(side.run_id, side.subject):
-        if result.output is None:
-            continue
-        held = outputs.get(result.sample_id)
-        if held is None or result.epoch < held[0]:
-            outputs[result.sample_id] = (result.epoch, result.output)
-    return {sid: out for sid, (_, out) in outputs.items()}
-
-
-def _choose(ids: Sequence[str], n: int, seed: int) -> list[str]:
-    """Up to ``n`` ids, a seeded pseudo-random subset (hash order), returned sorted."""
-    if len(ids) <= n:
-        return sorted(ids)
-    ranked = sorted(ids, key=lambda i: hashlib.blake2b(f"{seed}|{i}".encode()).digest())
-    return sorted(ranked[:n])
-
-
-def _unit(key: str) -> float:
-    """A uniform draw on [0, 1) hashed from ``key`` (deterministic)."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2**64
-
-
-def _item(output: Output | None, text: str | None = None) -> dict[str, Any]:
-    sim = output.metadata.get("sim") if output is not None else None
-    return {
-        "text": text if text is not None else (output.text if output is not None else ""),
-        "model": output.model if output is not None else None,
-        "sim": sim,
-    }
-
-
-# -- the pairwise probes ---------------------------------------------------------------------------
-
-
-def build_probes(
-    samples: dict[str, Sample],
-    outputs: list[dict[str, Output]],
-    ids: Sequence[str],
-    canaries: Sequence[str] | None,
-) -> list[Sample]:
-    """The pairwise probe samples (see the module docstring) for the chosen sample ids."""
-    from assay.audit.canaries import canary_outputs, pad_text
-
-    probes: list[Sample] = []
-
-    def probe(sample: Sample, kind: str, name: str, a: dict[str, Any], b: dict[str, Any]) -> None:
-        metadata = {
-            **sample.metadata,
-            "probe": kind,
-            "probe_name": name,
-            "source_sample_id": sample.id,
-            "pair": {"a": a, "b": b},
-        }
-        probes.append(sample.model_copy(update={"id": f"{name}/{sample.id}", "metadata": metadata}))
-
-    base = outputs[0]
-    # How much to pad each verbosity probe. With a real comparison, the sizes of its length
-    # gaps (shuffled across samples): the padded copies then differ from the baseline as the
-    # compared system does, so the length model fitted on them (AlpacaEval's gamed-baseline
-    # rows) is on the same standardised scale as the real comparison. Without one, 40 to 600
-    # characters.
-    if len(outputs) > 1:
-        gaps = [max(40, abs(len(outputs[1][sid].text) - len(base[sid].text))) for sid in ids]
-        shuffled = sorted(range(len(ids)), key=lambda i: _unit(f"pad|{ids[i]}"))
-        pad_by = {sid: gaps[shuffled[i]] for i, sid in enumerate(ids)}
-    else:
-        pad_by = {sid: 40 + int(560 * _unit(f"pad|{sid}")) for sid in ids}
-    for sid in ids:
-        sample = samples[sid]
-        out = base[sid]
-        reference = sample.targets[0] if sample.targets else out.text
-        made = canary_outputs(sample.input_text, reference)
-        for name, text in made.items():
-            if canaries is not None and name not in canaries:
-                continue
-            probe(sample, CANARY, f"canary:{name}", _item(out), _item(None, text))
-        for k, other in enumerate(outputs[1:], start=1):
-            probe(sample, REAL, f"real:{k}", _item(out), _item(other[sid]))
-        probe(sample, IDENTICAL, "identical", _item(out), _item(out))
-        padded = pad_text(out.text, 1.0, minimum=len(out.text) + pad_by[sid])
-        probe(sample, VERBOSITY, "verbosity", _item(out), _item(out, padded))
-        if len(outputs) > 1:
-            other_out = outputs[1][sid]
-            a_text, b_text = out.text, other_out.text
-            if len(b_text) > len(a_text):
-                pair = (_item(out, pad_text(a_text, 1.0, minimum=len(b_text))), _item(other_out))
-            else:
-                pair = (_item(out), _item(other_out, pad_text(b_text, 1.0, minimum=len(a_text))))
-            probe(sample, MATCHED, "matched", *pair)
-    return probes
-
-
-@dataclass
-class _Verdicts:
-    """What the judge said about one probe."""
-
-    kind: str
-    name: str
-    source: str
-    preference: float  # b over a, both orders combined; NaN when the judge failed
-    first: list[str | None]  # per judge member: verdict with a shown first ("a"/"b"/"tie")
-    second: list[str | None]  # per judge member: verdict with b shown first
-    first_label: list[str | None]  # per member, the slot label picked with a first
-    len_a: int
-    len_b: int
-
-
-def _read_probes(store: Store, run_id: str, subject: str, probes: list[Sample]) -> list[_Verdicts]:
-    by_id = {p.id: p for p in probes}
-    found: list[_Verdicts] = []
-    for result in store.iter_results(run_id, subject):
-        probe = by_id.get(result.sample_id)
-        if probe is None:
-            continue
-        pair = probe.metadata["pair"]
-        verdict = result.output.metadata.get("pairwise") if result.output is not None else None
-        first: list[str | None] = []
-        second: list[str | None] = []
-        first_label: list[str | None] = []
-        preference = math.nan
-        if isinstance(verdict, dict):
-            if "error" not in verdict:
-                preference = float(verdict["preference"])
-            for member in verdict.get("judges", []):
-                orders = {v.get("order"): v for v in member.get("verdicts", [])}
-                ab, ba = orders.get("ab", {}), orders.get("ba", {})
-                first.append(ab.get("winner") if "error" not in ab else None)
-                second.append(ba.get("winner") if "error" not in ba else None)
-                first_label.append(ab.get("label") if "error" not in ab else None)
-        found.append(
-            _Verdicts(
-                kind=probe.metadata["probe"],
-                name=probe.metadata["probe_name"],
-                source=probe.metadata["source_sample_id"],
-                preference=preference,
-                first=first,
-                second=second,
-                first_label=first_label,
-                len_a=len(str(pair["a"].get("text", ""))),
-                len_b=len(str(pair["b"].get("text", ""))),
-            )
-        )
-    return found
-
-
-# -- the pointwise run (anchors, self-preference, humans) ------------------------------------------
-
-
-class _StoredOutputs:
-    """A subject that answers with outputs already stored (the sides' outputs to grade)."""
-
-    kind = "stored_outputs"
-
-    def __init__(self, name: str, outputs: dict[str, Output], sources: dict[str, str]) -> None:
-        self.name = name
-        self.outputs = outputs
-        self.sources = sources
-
-    async def respond(self, sample: Sample, *, epoch: int) -> Output:
-        from assay.core import SubjectError
-
-        try:
-            return self.outputs[sample.id]
-        except KeyError:
-            raise SubjectError(f"no stored output for {sample.id!r}") from None
-
-    def manifest(self) -> SubjectManifest:
-        return SubjectManifest(name=self.name, kind=self.kind, config={"sides": self.sources})
-
-    async def aclose(self) -> None:
-        return None
-
-
-def _anchor_id(sample: Sample, output: Output) -> str:
-    return text_hash(sample.input_text + "\x1f" + output.text)[:16]
-
-
-def _families(output: Output, registry: LineageRegistry) -> set[str]:
-    families = set(registry.families(output.model)) if output.model else set()
-    sim = output.metadata.get("sim")
-    if isinstance(sim, dict) and sim.get("family"):
-        families.add(f"sim:{sim['family']}")
-    return families
-
+__all__ = [
+    "CANARY",
+    "IDENTICAL",
+    "MATCHED",
+    "REAL",
+    "VERBOSITY",
+    "AuditConfig",
+    "AuditResult",
+    "audit_judge",
+    "build_probes",
+]
 
 # -- the battery ---------------------------------------------------------------------------------
-
-
-def _run(store: Store, ev: Any, cache: bool, progress: Callable[[Any], None] | None) -> str:
-    from assay.run import RunOptions, run
-
-    outcome = run(ev, db=store, options=RunOptions(cache=cache), on_progress=progress)
-    return outcome.run_id
-
-
-def _skipped(check: str, message: str) -> CheckResult:
-    return CheckResult(check=check, verdict="skipped", message=message)
 
 
 def _nanmean(values: Sequence[float]) -> float:
@@ -608,119 +351,3 @@ def audit_judge(
     )
     store.put_certificate(certificate)
     return AuditResult(certificate, pairwise_run, pointwise_run, len(ids), warnings)
-
-
-def _pointwise_checks(
-    store: Store,
-    config: AuditConfig,
-    sides: list[_Side],
-    samples: dict[str, Sample],
-    outputs: list[dict[str, Output]],
-    ids: list[str],
-    registry: LineageRegistry,
-    judge_manifests: list[JudgeManifest],
-    progress: Callable[[Any], None] | None,
-) -> tuple[str | None, dict[str, float], list[CheckResult]]:
-    """Grade the sides' outputs pointwise with the judge (and the reference judges)."""
-    from assay.audit.self_preference import self_preference_check
-    from assay.run import Eval
-    from assay.score.judges.pointwise import PointwiseJudge
-
-    checks: list[CheckResult] = []
-    want_self = bool(config.reference_judges)
-    anchors = ids[: config.n_anchors]
-    graded_ids = ids if (want_self or config.humans) else anchors
-    if not graded_ids:
-        return None, {}, checks
-    rows: list[Sample] = []
-    served: dict[str, Output] = {}
-    origin: dict[str, tuple[int, str]] = {}
-    for k in range(len(sides)):
-        if k > 0 and not want_self:
-            break
-        for sid in graded_ids:
-            pid = f"{k}/{sid}"
-            rows.append(samples[sid].model_copy(update={"id": pid}))
-            served[pid] = outputs[k][sid]
-            origin[pid] = (k, sid)
-    scorers: list[Any] = [
-        PointwiseJudge(
-            judge=config.judge,
-            name="judge",
-            scale=config.scale,
-            style=config.style,
-            params=config.params,
-            context=config.context,
-        )
-    ]
-    for i, ref in enumerate(config.reference_judges):
-        scorers.append(
-            PointwiseJudge(
-                judge=ref, name=f"reference{i}", scale=config.scale, context=config.context
-            )
-        )
-    ev = Eval(
-        name=f"audit {config.label} (pointwise)",
-        dataset=Dataset("audit:outputs", rows, source="audit"),
-        subjects=[_StoredOutputs("graded", served, {str(k): s.ref for k, s in enumerate(sides)})],
-        scorers=scorers,
-        seed=config.seed,
-        concurrency=config.concurrency,
-        spec={"audit_pointwise": {"judge": config.judge, "runs": [s.ref for s in sides]}},
-        lineage=registry,
-        scorer_context=config.context,
-    )
-    run_id = _run(store, ev, config.cache, progress)
-    scores: dict[str, dict[str, float]] = {}
-    for result in store.iter_results(run_id, "graded"):
-        for score in result.scores:
-            if score.value is not None:
-                scores.setdefault(result.sample_id, {})[score.scorer] = float(score.value)
-
-    anchor_scores: dict[str, float] = {}
-    for sid in anchors:
-        value = scores.get(f"0/{sid}", {}).get("judge")
-        if value is not None:
-            anchor_scores[_anchor_id(samples[sid], outputs[0][sid])] = value
-
-    if want_self:
-        judge_families = {f for j in judge_manifests for f in j.family}
-        judge_scores, other_scores, own = [], [], []
-        for pid in origin:
-            got = scores.get(pid, {})
-            refs = [
-                got[f"reference{i}"]
-                for i in range(len(config.reference_judges))
-                if f"reference{i}" in got
-            ]
-            if "judge" not in got or not refs:
-                continue
-            judge_scores.append(got["judge"])
-            other_scores.append(float(np.mean(refs)))
-            own.append(bool(_families(served[pid], registry) & judge_families))
-        checks.append(
-            self_preference_check(
-                np.array(judge_scores),
-                np.array(other_scores),
-                np.array(own, dtype=bool),
-                confidence=config.confidence,
-            )
-        )
-    else:
-        checks.append(
-            _skipped(
-                "self_preference",
-                "needs reference judges of other families (--reference-judge) to compare the "
-                "judge's scores of its own family's outputs with",
-            )
-        )
-
-    if config.humans is not None:
-        from assay.audit.humans import human_agreement_check, load_human_labels
-
-        labels = load_human_labels(config.humans)
-        judge_by_sample = {
-            sid: scores[f"0/{sid}"]["judge"] for sid in ids if "judge" in scores.get(f"0/{sid}", {})
-        }
-        checks.append(human_agreement_check(labels, judge_by_sample, confidence=config.confidence))
-    return run_id, anchor_scores, checks

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.audit.battery import _choose, _first_outputs, _resolve, _StoredOutputs
+from assay.audit.battery_pointwise import _StoredOutputs
+from assay.audit.battery_probes import _choose, _first_outputs, _resolve
 from assay.audit.drift import ExchangeRate, exchange_rate
 from assay.core import Output, Sample, SpecError
 from assay.data import Dataset

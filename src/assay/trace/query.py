@@ -19,19 +19,22 @@ live); tool-call and retrieved-document text are not searched. It is case-insens
 ASCII letters on SQLite and for all of Unicode on PostgreSQL (``ILIKE``). A rare needle probes
 every trace in the time range (about 0.3–0.5 s per 100,000 traces): narrow it with
 ``since``/``until`` on a large store.
+
+The code is in four modules: the filter and its parsing (:mod:`assay.trace.query_filter`),
+the SQL of a listing (:mod:`assay.trace.query_sql`), one trace as dicts
+(:mod:`assay.trace.query_detail`), and here the entry points (:func:`list_traces`,
+:func:`resolve_trace_id`, :func:`get_trace`); this module re-exports the others' public names.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay.core import AssayError, StoreError
@@ -47,25 +50,48 @@ from assay.store.tables import (
     trace_scores,
     traces,
 )
-from assay.trace.messages import MESSAGE_EVENTS, as_messages, messages_from_events
+from assay.trace.query_detail import (
+    _by_span,
+    _event_dict,
+    _feedback_dict,
+    _outcome_dict,
+    _score_dict,
+    _span_dict,
+    _span_tree,
+)
+from assay.trace.query_filter import (
+    FAILED_LABELS,
+    LABELS,
+    STATUSES,
+    TraceFilter,
+    attribute_matches,
+    parse_attribute,
+    parse_time,
+)
+from assay.trace.query_sql import _chunks, _iso, _loads, _trace_rows, trace_verdicts
 
-#: The statuses a trace or span can have (the OTLP status codes).
-STATUSES = ("unset", "ok", "error")
-#: The labels that mark a trace as failed (:mod:`assay.trace.labels`).
-FAILED_LABELS = ("failed", "failed_delayed")
-#: Every label a trace can have.
-LABELS = (*FAILED_LABELS, "ok", "unlabelled")
+__all__ = [
+    "FAILED_LABELS",
+    "LABELS",
+    "MAX_LIMIT",
+    "MAX_SPANS",
+    "STATUSES",
+    "TraceFilter",
+    "TraceNotFound",
+    "attribute_matches",
+    "get_trace",
+    "list_traces",
+    "parse_attribute",
+    "parse_time",
+    "resolve_trace_id",
+    "trace_verdicts",
+]
+
 #: Most traces one listing returns.
 MAX_LIMIT = 1000
 #: Most spans :func:`get_trace` reads for one trace (a runaway agent loop may hold more).
 MAX_SPANS = 5000
-# Candidates fetched per round when a filter needs an exact check in Python.
-_BATCH = 200
-# Most ids in one IN (...) list: well under SQLite's bound-parameter limit.
-_MAX_IN = 500
 _HEX = re.compile(r"[0-9a-f]+")
-_AGO = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _LIST_HINT = "run `assay traces list` to see the stored trace ids"
 
 
@@ -75,388 +101,8 @@ class TraceNotFound(AssayError):
     code = "not_found"
 
 
-# -- filters -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TraceFilter:
-    """What :func:`list_traces` keeps. Every field is optional; all given must hold.
-
-    ``since``/``until`` bound the trace's start (``since`` inclusive, ``until`` exclusive).
-    ``model`` matches the requested or the resolved model of any span. ``attributes`` are
-    ``(key, value)`` pairs, each held by some span's attributes (``value`` compared as text;
-    numbers numerically, booleans as ``true``/``false``, a list when any item matches). ``text``
-    is a substring of a span name, a span's input or output, or a message event's content.
-    ``label`` keeps the traces :mod:`assay.trace.labels` labels so (``failed``,
-    ``failed_delayed``, ``ok``, ``unlabelled``).
-    """
-
-    since: datetime | None = None
-    until: datetime | None = None
-    model: str | None = None
-    status: str | None = None
-    session: str | None = None
-    user: str | None = None
-    service: str | None = None
-    route: str | None = None
-    environment: str | None = None
-    attributes: tuple[tuple[str, str], ...] = ()
-    text: str | None = None
-    label: str | None = None
-
-    def __post_init__(self) -> None:
-        texts = [("text", self.text), *((f"attr {k}", f"{k}={v}") for k, v in self.attributes)]
-        for name in ("model", "status", "session", "user", "service", "route", "environment"):
-            texts.append((name, getattr(self, name)))
-        for name, value in texts:
-            if value is not None and "\x00" in value:
-                raise AssayError(
-                    "a filter holds a NUL character", where=name, fix="remove it from the filter"
-                )
-        if self.label is not None and self.label not in LABELS:
-            raise AssayError(
-                f"unknown trace label {self.label!r}",
-                where="label",
-                fix=f"use one of {', '.join(LABELS)}",
-            )
-        if self.status is not None and self.status not in STATUSES:
-            raise AssayError(
-                f"unknown trace status {self.status!r}",
-                where="status",
-                fix=f"use one of {', '.join(STATUSES)}",
-            )
-        if self.since and self.until and self.until <= self.since:
-            raise AssayError(
-                "until must be later than since",
-                where="until",
-                fix="swap the two, or widen the range",
-            )
-        if self.text is not None and not self.text.strip():
-            raise AssayError("the search text is empty", where="text", fix="give some words")
-
-    def as_dict(self) -> dict[str, Any]:
-        """The filter as JSON (times in ISO 8601)."""
-        out: dict[str, Any] = {}
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            out[name] = value.isoformat() if value else None
-        for name in ("model", "status", "session", "user", "service", "route", "environment"):
-            out[name] = getattr(self, name)
-        out["attributes"] = [f"{k}={v}" for k, v in self.attributes]
-        out["text"] = self.text
-        out["label"] = self.label
-        return out
-
-
-def parse_time(text: str, *, where: str, now: datetime | None = None) -> datetime:
-    """A point in time from a relative age (``90s``, ``30m``, ``24h``, ``7d``, ``2w``: that long
-    before ``now``) or an ISO 8601 date or datetime (no offset means UTC)."""
-    value = text.strip()
-    ago = _AGO.fullmatch(value.lower())
-    if ago is not None:
-        amount = float(ago.group(1))
-        try:
-            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[ago.group(2)]: amount})
-        except OverflowError:
-            raise AssayError(
-                f"{text!r} reaches before the year 1", where=where, fix="give a shorter age"
-            ) from None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise AssayError(
-            f"cannot read {text!r} as a time",
-            where=where,
-            fix="write an age such as 30m, 24h or 7d, or an ISO time such as 2024-11-22T09:30",
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def parse_attribute(text: str, *, where: str = "attr") -> tuple[str, str]:
-    """``KEY=VALUE`` as ``(key, value)`` (the value may contain ``=``; it may be empty)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise AssayError(
-            f"attribute filter {text!r} is not KEY=VALUE",
-            where=where,
-            fix="write e.g. gen_ai.request.model=gpt-4o or app.route=/refunds",
-        )
-    return key.strip(), value
-
-
-def attribute_matches(value: Any, wanted: str) -> bool:
-    """Whether a stored attribute value equals ``wanted`` (see :class:`TraceFilter`)."""
-    if isinstance(value, (list, tuple)):
-        return any(attribute_matches(v, wanted) for v in value)
-    if isinstance(value, bool):
-        return wanted.strip().lower() == ("true" if value else "false")
-    if isinstance(value, (int, float)):
-        try:
-            return float(wanted) == float(value)
-        except ValueError:
-            return False
-    if value is None:
-        return False
-    return str(value) == wanted
-
-
-# -- listing -------------------------------------------------------------------------------------
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return text  # not JSON after all (or absurdly deep): show it as it is
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _json_forms(text: str) -> list[str]:
-    """``text`` as it may appear inside stored JSON text: raw, JSON-escaped, ASCII-escaped."""
-    forms = [text, json.dumps(text, ensure_ascii=False)[1:-1], json.dumps(text)[1:-1]]
-    return list(dict.fromkeys(forms))
-
-
-def _like(column: Any, text: str, dialect: str) -> Any:
-    """``column`` contains ``text`` literally (case-insensitively where the backend can)."""
-    pattern = f"%{_like_escape(text)}%"
-    if dialect == "postgresql":
-        return column.ilike(pattern, escape="\\")
-    return column.like(pattern, escape="\\")
-
-
-def _contains(column: Any, text: str, dialect: str) -> Any:
-    """``column`` holds ``text`` in any of its JSON forms."""
-    return or_(*(_like(column, form, dialect) for form in _json_forms(text)))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _attribute_prefilter(column: Any, key: str, value: str, dialect: str) -> Any:
-    """A superset of the spans whose attributes hold ``key`` = ``value``: the key in quotes,
-    and the value's text unless it is a number (``3`` may be stored as ``3.0``)."""
-    clauses = [or_(*(_like(column, f'"{form}"', dialect) for form in _json_forms(key)))]
-    wanted = value.strip()
-    if wanted and not _is_number(wanted):
-        bool_text = wanted.lower() in ("true", "false")
-        clauses.append(_contains(column, wanted.lower() if bool_text else value, dialect))
-    return and_(*clauses)
-
-
-def _text_in_spans(text: str, dialect: str) -> Any:
-    return or_(
-        _contains(spans.c.name, text, dialect),
-        _contains(spans.c.input_json, text, dialect),
-        _contains(spans.c.output_json, text, dialect),
-    )
-
-
-def _text_in_events(text: str, dialect: str) -> Any:
-    return or_(
-        _contains(span_events.c.body_json, text, dialect),
-        _contains(span_events.c.attributes_json, text, dialect),
-    )
-
-
-def _base_query(flt: TraceFilter, dialect: str) -> Select[Any]:
-    """The traces the SQL part of ``flt`` keeps (exact for plain columns, a superset for
-    attributes and text), newest first."""
-    query = select(traces)
-    if flt.since is not None:
-        query = query.where(traces.c.start_time >= flt.since)
-    if flt.until is not None:
-        query = query.where(traces.c.start_time < flt.until)
-    for column, value in (
-        (traces.c.status, flt.status),
-        (traces.c.session_id, flt.session),
-        (traces.c.user_id, flt.user),
-        (traces.c.service, flt.service),
-        (traces.c.route, flt.route),
-        (traces.c.environment, flt.environment),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if flt.model is not None:
-        query = query.where(
-            exists().where(
-                spans.c.trace_id == traces.c.id,
-                or_(spans.c.model_requested == flt.model, spans.c.model_resolved == flt.model),
-            )
-        )
-    for key, value in flt.attributes:
-        query = query.where(
-            exists().where(
-                spans.c.trace_id == traces.c.id,
-                _attribute_prefilter(spans.c.attributes_json, key, value, dialect),
-            )
-        )
-    if flt.text is not None:
-        needle = flt.text.strip()
-        # One EXISTS over a UNION ALL, not two EXISTS joined by OR: PostgreSQL turns the OR
-        # form into a hashed subplan that scans every span in the store whatever the time
-        # range; this form probes each candidate trace through the indexes on trace_id.
-        in_spans = select(literal(1)).where(
-            spans.c.trace_id == traces.c.id, _text_in_spans(needle, dialect)
-        )
-        in_events = select(literal(1)).where(
-            span_events.c.trace_id == traces.c.id, _text_in_events(needle, dialect)
-        )
-        query = query.where(exists(union_all(in_spans, in_events)))
-    return query.order_by(traces.c.start_time.desc(), traces.c.id.desc())
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _MAX_IN):
-        yield items[start : start + _MAX_IN]
-
-
-def _strings(value: Any) -> Iterable[str]:
-    """Every string leaf of a JSON value (not the keys); JSON text inside strings is opened."""
-    if isinstance(value, str):
-        yield value
-        if value[:1] in ("[", "{"):
-            try:
-                inner = json.loads(value)
-            except (ValueError, RecursionError):
-                return
-            yield from _strings(inner)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _holds_text(texts: Iterable[str | None], needle: str, *, json_columns: bool = True) -> bool:
-    folded = needle.casefold()
-    for text in texts:
-        if text is None:
-            continue
-        leaves = _strings(_loads(text)) if json_columns else (text,)
-        if any(folded in leaf.casefold() for leaf in leaves):
-            return True
-    return False
-
-
-def _verify(
-    store: Store, conn: Connection, flt: TraceFilter, ids: list[str], dialect: str
-) -> set[str]:
-    """The ids among ``ids`` that really pass the attribute, text and label filters."""
-    keep = set(ids)
-    if flt.label is not None:
-        verdicts = trace_verdicts(store, ids)
-        keep = {i for i in ids if verdicts.get(i, ("unlabelled", []))[0] == flt.label}
-    for key, value in flt.attributes:
-        holding: set[str] = set()
-        for chunk in _chunks([i for i in ids if i in keep]):
-            rows = conn.execute(
-                select(spans.c.trace_id, spans.c.attributes_json).where(
-                    spans.c.trace_id.in_(chunk),
-                    _attribute_prefilter(spans.c.attributes_json, key, value, dialect),
-                )
-            )
-            for trace_id, attributes_json in rows:
-                attributes = _loads(attributes_json)
-                if (
-                    isinstance(attributes, dict)
-                    and key in attributes
-                    and attribute_matches(attributes[key], value)
-                ):
-                    holding.add(trace_id)
-        keep &= holding
-    if flt.text is not None:
-        needle = flt.text.strip()
-        found: set[str] = set()
-        for chunk in _chunks([i for i in ids if i in keep]):
-            span_rows = conn.execute(
-                select(
-                    spans.c.trace_id, spans.c.name, spans.c.input_json, spans.c.output_json
-                ).where(spans.c.trace_id.in_(chunk), _text_in_spans(needle, dialect))
-            )
-            for trace_id, name, input_json, output_json in span_rows:
-                if _holds_text([name], needle, json_columns=False) or _holds_text(
-                    [input_json, output_json], needle
-                ):
-                    found.add(trace_id)
-            event_rows = conn.execute(
-                select(
-                    span_events.c.trace_id, span_events.c.body_json, span_events.c.attributes_json
-                ).where(span_events.c.trace_id.in_(chunk), _text_in_events(needle, dialect))
-            )
-            for trace_id, body_json, attributes_json in event_rows:
-                if _holds_text([body_json, attributes_json], needle):
-                    found.add(trace_id)
-        keep &= found
-    return keep
-
-
-def _after(row: Any) -> Any:
-    """Keyset condition: the traces after ``row`` in newest-first order."""
-    return or_(
-        traces.c.start_time < row.start_time,
-        and_(traces.c.start_time == row.start_time, traces.c.id < row.id),
-    )
-
-
-def _trace_rows(
-    store: Store, conn: Connection, flt: TraceFilter, *, limit: int, offset: int, dialect: str
-) -> tuple[list[Any], bool]:
-    """One page of trace rows and whether more follow."""
-    query = _base_query(flt, dialect)
-    if not flt.attributes and flt.text is None and flt.label is None:
-        rows = list(conn.execute(query.limit(limit + 1).offset(offset)))
-        return rows[:limit], len(rows) > limit
-    wanted = offset + limit + 1
-    kept: list[Any] = []
-    last = None
-    while len(kept) < wanted:
-        batch_query = query if last is None else query.where(_after(last))
-        batch = list(conn.execute(batch_query.limit(_BATCH)))
-        if not batch:
-            break
-        passing = _verify(store, conn, flt, [row.id for row in batch], dialect)
-        kept.extend(row for row in batch if row.id in passing)
-        if len(batch) < _BATCH:
-            break
-        last = batch[-1]
-    page = kept[offset : offset + limit]
-    return page, len(kept) > offset + limit
-
-
 def _duration_ms(start: datetime, end: datetime) -> float:
     return max(0.0, (end - start).total_seconds() * 1000.0)
-
-
-def trace_verdicts(store: Store, trace_ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
-    """Each trace's label (``failed``, ``failed_delayed``, ``ok`` or ``unlabelled``) and the
-    reasons for it, from feedback, scores and delayed outcomes (:mod:`assay.trace.labels`).
-
-    Imported lazily: the labels are another module's, and a build without it lists traces
-    without labels rather than failing."""
-    if not trace_ids:
-        return {}
-    try:
-        from assay.trace.labels import trace_verdicts as verdicts_of
-    except ImportError:
-        return {}
-    verdicts = verdicts_of(store, list(trace_ids))
-    return {t: (v.label, list(v.reasons)) for t, v in verdicts.items()}
 
 
 def _summary(row: Any, models: list[str], verdict: tuple[str, list[str]] | None) -> dict[str, Any]:
@@ -588,184 +234,6 @@ def resolve_trace_id(store: Store, ref: str) -> str:
 
 
 # -- one trace -----------------------------------------------------------------------------------
-
-
-def _span_tree(rows: list[Any]) -> tuple[list[Any], dict[str, int], dict[str, list[str]], set[str]]:
-    """Spans in depth-first order (children by start time), their depths, children and the
-    orphans: spans whose parent never arrived (or whose parents form a cycle)."""
-    by_id = {row.span_id: row for row in rows}
-    children: dict[str, list[str]] = {row.span_id: [] for row in rows}
-    roots: list[str] = []
-    orphans: set[str] = set()
-    for row in rows:  # rows come sorted by start time, so children lists are too
-        parent = row.parent_id
-        if parent is None:
-            roots.append(row.span_id)
-        elif parent in by_id and parent != row.span_id:
-            children[parent].append(row.span_id)
-        else:
-            roots.append(row.span_id)
-            orphans.add(row.span_id)
-    ordered: list[Any] = []
-    depth: dict[str, int] = {}
-
-    def walk(root: str) -> None:
-        stack = [(root, 0)]
-        while stack:
-            span_id, level = stack.pop()
-            if span_id in depth:
-                continue
-            depth[span_id] = level
-            ordered.append(by_id[span_id])
-            stack.extend((child, level + 1) for child in reversed(children[span_id]))
-
-    for root in roots:
-        walk(root)
-    for row in rows:  # unreached: a cycle of parents; shown as orphan roots
-        if row.span_id not in depth:
-            orphans.add(row.span_id)
-            walk(row.span_id)
-    return ordered, depth, children, orphans
-
-
-def _event_dict(row: Any) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "time": _iso(row.time),
-        "source": row.source,
-        "body": _loads(row.body_json),
-        "attributes": _loads(row.attributes_json) or {},
-    }
-
-
-def _score_dict(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "span_id": row.span_id,
-        "name": row.name,
-        "value": row.value,
-        "label": row.label,
-        "explanation": row.explanation,
-        "response_id": row.response_id,
-        "source": row.source,
-        "created_at": _iso(row.created_at),
-    }
-
-
-def _feedback_dict(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "trace_id": row.trace_id,
-        "span_id": row.span_id,
-        "session_id": row.session_id,
-        "kind": row.kind,
-        "value": row.value,
-        "label": row.label,
-        "correction": row.correction,
-        "comment": row.comment,
-        "rater_id": row.rater_id,
-        "rater_role": row.rater_role,
-        "surface": row.surface,
-        "intent": row.intent,
-        "created_at": _iso(row.created_at),
-    }
-
-
-def _outcome_dict(row: Any, trace_start: datetime) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "trace_id": row.trace_id,
-        "session_id": row.session_id,
-        "event": row.event,
-        "value": row.value,
-        "bad": bool(row.bad),
-        "occurred_at": _iso(row.occurred_at),
-        "after_trace_hours": (row.occurred_at - trace_start).total_seconds() / 3600.0,
-        "attributes": _loads(row.attributes_json),
-    }
-
-
-def _span_dict(
-    row: Any,
-    *,
-    depth: int,
-    children: list[str],
-    orphan: bool,
-    start: datetime,
-    total_ms: float,
-    events: list[dict[str, Any]],
-    calls: list[dict[str, Any]],
-    documents: list[dict[str, Any]],
-    scores: list[dict[str, Any]],
-) -> dict[str, Any]:
-    input_value, output_value = _loads(row.input_json), _loads(row.output_json)
-    input_messages, output_messages = as_messages(input_value), as_messages(output_value)
-    messages_from = "span" if input_messages or output_messages else None
-    message_events = [e for e in events if e["name"] in MESSAGE_EVENTS]
-    if message_events and (input_messages is None or output_messages is None):
-        from_events = messages_from_events(message_events)
-        if input_messages is None and input_value is None and from_events[0]:
-            input_messages, messages_from = from_events[0], "events"
-        if output_messages is None and output_value is None and from_events[1]:
-            output_messages, messages_from = from_events[1], messages_from or "events"
-    offset_ms = max(0.0, (row.start_time - start).total_seconds() * 1000.0)
-    duration_ms = float(row.duration_ms)
-    return {
-        "span_id": row.span_id,
-        "parent_id": row.parent_id,
-        "depth": depth,
-        "children": children,
-        "orphan": orphan,
-        "name": row.name,
-        "kind": row.kind,
-        "convention": row.convention,
-        "status": row.status,
-        "status_message": row.status_message,
-        "service": row.service,
-        "operation": row.operation,
-        "provider": row.provider,
-        "model_requested": row.model_requested,
-        "model_resolved": row.model_resolved,
-        "system_fingerprint": row.system_fingerprint,
-        "response_id": row.response_id,
-        "finish_reasons": _loads(row.finish_reasons_json),
-        "input_tokens": row.input_tokens,
-        "output_tokens": row.output_tokens,
-        "cost": row.cost,
-        "session_id": row.session_id,
-        "user_id": row.user_id,
-        "start_time": _iso(row.start_time),
-        "end_time": _iso(row.end_time),
-        "offset_ms": offset_ms,
-        "duration_ms": duration_ms,
-        "left_pct": min(100.0, 100.0 * offset_ms / total_ms) if total_ms > 0 else 0.0,
-        "width_pct": min(100.0, 100.0 * duration_ms / total_ms) if total_ms > 0 else 0.0,
-        "input_messages": input_messages,
-        "output_messages": output_messages,
-        "messages_from": messages_from,
-        "input": None if input_messages is not None else input_value,
-        "output": None if output_messages is not None else output_value,
-        "tool_calls": calls,
-        "retrievals": documents,
-        "scores": scores,
-        "events": [
-            e for e in events if e["name"] not in MESSAGE_EVENTS and e["name"] != _EVAL_EVENT
-        ],
-        "attributes": _loads(row.attributes_json) or {},
-        "flags": _loads(row.flags_json) or {},
-    }
-
-
-_EVAL_EVENT = "gen_ai.evaluation.result"
-
-
-def _by_span(
-    rows: Iterable[Any], convert: Callable[[Any], dict[str, Any]]
-) -> dict[Any, list[dict[str, Any]]]:
-    out: dict[Any, list[dict[str, Any]]] = {}
-    for row in rows:
-        out.setdefault(row.span_id, []).append(convert(row))
-    return out
 
 
 def get_trace(store: Store, ref: str) -> dict[str, Any]:
