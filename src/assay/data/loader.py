@@ -17,7 +17,8 @@ import datetime as dt
 import gc
 import math
 import os
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -29,9 +30,27 @@ from assay.core.errors import DatasetError
 from assay.core.hashing import content_hash
 from assay.core.sample import Message, Provenance, Role, Sample
 from assay.data.cells import infer_cell, parse_text_input, parse_text_target
-from assay.data.dataset import Dataset
+from assay.data.dataset import Columns, Dataset, append_index, first_duplicate, order_by_id
 from assay.data.fields import METADATA_COLUMN, FieldMap
 from assay.data.readers import JSON_DECODER, RowSource, described, open_rows
+
+#: A sample's checked fields: id, input, target, metadata, cluster, provenance.
+SampleValues = tuple[
+    str,
+    str | tuple[Message, ...],
+    str | tuple[str, ...] | None,
+    dict[str, Any],
+    str | None,
+    Provenance,
+]
+#: The same without the id.
+FieldValues = tuple[
+    str | tuple[Message, ...],
+    str | tuple[str, ...] | None,
+    dict[str, Any],
+    str | None,
+    Provenance,
+]
 
 _MISSING: Any = object()
 _ROLES = frozenset(get_args(Role))
@@ -128,8 +147,10 @@ class _RowChecker:
 
     # -- one row -------------------------------------------------------------------------
 
-    def sample(self, row: dict[str, Any], where: str, sample_id: str | None) -> Sample:
-        """The row as a sample; ``sample_id`` None generates the id from the content."""
+    def values(self, row: dict[str, Any], where: str, sample_id: str | None) -> SampleValues:
+        """The row's sample fields, checked (``sample_id`` None generates the id from the
+        content): ``(id, input, target, metadata, cluster, provenance)``, the arguments of
+        :meth:`Sample.from_checked <assay.core.Sample.from_checked>`."""
         fields = self.fields
         input_ = self._input(row, where)
         target = None
@@ -144,21 +165,7 @@ class _RowChecker:
             provenance = self._provenance(row.get(fields.provenance), where)
         if sample_id is None:
             sample_id = _generated_id(input_, target, metadata, cluster, where)
-        try:
-            # Everything is checked already; pydantic validation is about as cheap as
-            # model_construct here and keeps the models' own invariants.
-            return Sample(
-                id=sample_id,
-                input=input_,
-                target=target,
-                metadata=metadata,
-                cluster=cluster,
-                provenance=provenance,
-            )
-        except ValidationError as exc:  # pragma: no cover - the checks above should catch all
-            raise DatasetError(
-                f"invalid sample: {_problems(exc)}", where=where, fix="correct this row"
-            ) from None
+        return sample_id, input_, target, metadata, cluster, provenance
 
     def raw_id(self, row: Any, where: str) -> Any:
         if not isinstance(row, dict):
@@ -437,15 +444,30 @@ def _generated_id(
         ) from None
 
 
-def _build(
-    rows: Iterable[tuple[str, Any]],
+def _checked(
+    rows: Iterable[tuple[int, Any]],
     checker: _RowChecker,
+    where: Callable[[int], str],
     *,
+    ids: list[str] | None = None,
     limit: int | None = None,
-) -> list[Sample]:
+) -> Generator[FieldValues, None, array[int]]:
+    """The checked fields of each row but the id, in order, appending each id to ``ids``.
+
+    ``rows`` are ``(number, row)`` and ``where(number)`` names a row's place. Raises at the
+    first bad row and, once the rows are read, at a repeated id, when there were no rows or
+    when an explicitly mapped column is in no row. Errors come in file order: a repeated id
+    before a bad row is reported first, and of several repeated ids, the one repeated first.
+    Returns the positions sorted by id (the duplicate check works them out).
+
+    Ids are checked for repeats at the end rather than as they come, so nothing but the ids
+    themselves and each row's number (4 bytes) is held: a set of the ids seen would cost
+    another 45 bytes a row.
+    """
     fields = checker.fields
-    samples: list[Sample] = []
-    first_seen: dict[str, str] = {}
+    ids = [] if ids is None else ids
+    numbers = array("I")
+    generated = False  # whether ids are generated from the content
     with_id: str | None = None  # where the first row with an id is
     without_id: str | None = None  # where the first row without one is
     # Columns the user named explicitly must exist somewhere; track what columns rows have.
@@ -457,51 +479,70 @@ def _build(
     explicit += [("metadata", c) for c in fields.metadata or ()]
     seen_columns: set[str] | None = set() if explicit else None
 
-    for where, row in rows:
-        if limit is not None and len(samples) >= limit:
-            break
-        raw_id = checker.raw_id(row, where)
-        if raw_id is _MISSING:
-            if with_id is not None:
-                raise DatasetError(
-                    f"row has no {fields.id!r} field, but other rows have one (e.g. {with_id})",
-                    where=where,
-                    fix=f"give every row an {fields.id!r}, or none (ids are then generated "
-                    "from the content)",
-                )
-            without_id = without_id or where
-            sample_id = None
-        else:
-            if without_id is not None:
-                raise DatasetError(
-                    f"row has no {fields.id!r} field, but other rows have one (e.g. {where})",
-                    where=without_id,
-                    fix=f"give every row an {fields.id!r}, or none (ids are then generated "
-                    "from the content)",
-                )
-            with_id = with_id or where
-            sample_id = checker.id_text(raw_id, where)
-        sample = checker.sample(row, where, sample_id)
+    def repeats() -> tuple[array[int], DatasetError | None]:
+        """The positions sorted by id, and the error for the id repeated first, if any."""
+        order = order_by_id(ids)
+        repeat = first_duplicate(ids, order)
+        if repeat is None:
+            return order, None
+        first, second = where(numbers[repeat[0]]), where(numbers[repeat[1]])
+        sample_id = ids[repeat[1]]
+        if generated:
+            return order, DatasetError(
+                f"duplicate id {sample_id!r} (first seen at {first}): the two rows have "
+                "identical content",
+                where=second,
+                fix="remove the repeated row, or add an id column to tell the rows apart",
+            )
+        return order, DatasetError(
+            f"duplicate id {sample_id!r} (first seen at {first})",
+            where=second,
+            fix="give every row a unique id",
+        )
+
+    for number, row in rows:
+        place = where(number)
+        try:
+            raw_id = checker.raw_id(row, place)
+            if raw_id is _MISSING:
+                if with_id is not None:
+                    raise DatasetError(
+                        f"row has no {fields.id!r} field, but other rows have one (e.g. {with_id})",
+                        where=place,
+                        fix=f"give every row an {fields.id!r}, or none (ids are then generated "
+                        "from the content)",
+                    )
+                without_id = without_id or place
+                generated = True
+                sample_id = None
+            else:
+                if without_id is not None:
+                    raise DatasetError(
+                        f"row has no {fields.id!r} field, but other rows have one (e.g. {place})",
+                        where=without_id,
+                        fix=f"give every row an {fields.id!r}, or none (ids are then generated "
+                        "from the content)",
+                    )
+                with_id = with_id or place
+                sample_id = checker.id_text(raw_id, place)
+            values = checker.values(row, place, sample_id)
+        except DatasetError:
+            repeated = repeats()[1]  # a repeated id in the rows before this one comes first
+            if repeated is not None:
+                raise repeated from None
+            raise
         if seen_columns is not None:
             seen_columns.update(row)
-        first = first_seen.get(sample.id)
-        if first is not None:
-            if sample_id is None:
-                raise DatasetError(
-                    f"duplicate id {sample.id!r} (first seen at {first}): the two rows have "
-                    "identical content",
-                    where=where,
-                    fix="remove the repeated row, or add an id column to tell the rows apart",
-                )
-            raise DatasetError(
-                f"duplicate id {sample.id!r} (first seen at {first})",
-                where=where,
-                fix="give every row a unique id",
-            )
-        first_seen[sample.id] = where
-        samples.append(sample)
+        ids.append(values[0])
+        numbers = append_index(numbers, number)
+        yield values[1:]
+        if limit is not None and len(numbers) >= limit:
+            break  # before reading another row
 
-    if seen_columns is not None and samples:
+    order, repeated = repeats()
+    if repeated is not None:
+        raise repeated
+    if seen_columns is not None and ids:
         for role, column in explicit:
             if column not in seen_columns:
                 raise DatasetError(
@@ -510,13 +551,34 @@ def _build(
                     where=checker.label,
                     fix=f"check the spelling of {column!r} in the field mapping",
                 )
-    if not samples:
+    if not ids:
         raise DatasetError(
             "the dataset has no samples",
             where=checker.label,
             fix="add at least one row (blank lines are skipped)",
         )
-    return samples
+    return order
+
+
+def _build(
+    rows: Iterable[tuple[int, Any]],
+    checker: _RowChecker,
+    where: Callable[[int], str],
+    *,
+    limit: int | None = None,
+) -> Columns:
+    """The checked rows as columns (with their order by id)."""
+    columns = Columns(checker.default_provenance)
+    add = columns.add_fields
+    values = _checked(rows, checker, where, ids=columns.ids, limit=limit)
+    try:
+        while True:
+            add(*next(values))
+    except StopIteration as done:
+        columns.order = done.value
+    finally:
+        values.close()
+    return columns
 
 
 @contextmanager
@@ -524,7 +586,7 @@ def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many objects that all stay alive.
 
     Every full collection walks all live objects, so without this a 100,000-row load spends a
-    third of its time re-scanning the samples it has already built.
+    third of its time re-scanning the objects it has already built.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -535,10 +597,35 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _located(source: RowSource) -> Generator[tuple[str, Any], None, None]:
-    where = source.where
-    for number, row in source.rows:
-        yield where(number), row
+@contextmanager
+def _file_rows(
+    path: str | os.PathLike[str],
+    fields: FieldMap | dict[str, Any] | None,
+    provenance: dict[str, Any] | None,
+    limit: int | None,
+) -> Iterator[tuple[RowSource, _RowChecker]]:
+    """A file's rows and the checker for them; the file is closed on leaving."""
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    label = os.fspath(path)
+    field_map = FieldMap.coerce(fields, where=label)
+    source = open_rows(path)
+    try:
+        yield (
+            source,
+            _RowChecker(
+                field_map,
+                label=label,
+                provenance=provenance,
+                text_cells=source.text_cells,
+                json_columns=source.json_columns,
+                plain=source.plain,
+            ),
+        )
+    finally:
+        close = getattr(source.rows, "close", None)
+        if close is not None:
+            close()
 
 
 def load_dataset(
@@ -554,34 +641,42 @@ def load_dataset(
 
     ``fields`` maps columns to sample fields (see :class:`FieldMap`). ``provenance`` holds
     dataset-level :class:`~assay.core.Provenance` defaults; a row's provenance column overrides
-    them field by field. ``limit`` keeps only the first rows. The dataset's name defaults to
-    the file's stem and its source is the path as given.
+    them field by field. ``limit`` keeps only the first rows (the rest are not read). The
+    dataset's name defaults to the file's stem and its source is the path as given.
+
+    The dataset holds its samples compactly (see :mod:`assay.data.dataset`); to look at each
+    sample once without holding them, use :func:`iter_samples`.
 
     Raises :class:`~assay.core.DatasetError` at the first bad row.
     """
-    if limit is not None and limit < 1:
-        raise ValueError("limit must be at least 1")
     label = os.fspath(path)
-    field_map = FieldMap.coerce(fields, where=label)
-    source = open_rows(path)
-    checker = _RowChecker(
-        field_map,
-        label=label,
-        provenance=provenance,
-        text_cells=source.text_cells,
-        json_columns=source.json_columns,
-        plain=source.plain,
-    )
-    rows = _located(source)
-    try:
-        with _gc_paused():
-            samples = _build(rows, checker, limit=limit)
-    finally:
-        rows.close()
-        close = getattr(source.rows, "close", None)
-        if close is not None:
-            close()
-    return Dataset(name or Path(label).stem, samples, source=label)
+    with _file_rows(path, fields, provenance, limit) as (source, checker), _gc_paused():
+        columns = _build(source.rows, checker, source.where, limit=limit)
+    return Dataset.from_columns(name or Path(label).stem, columns, source=label)
+
+
+def iter_samples(
+    path: str | os.PathLike[str],
+    *,
+    fields: FieldMap | dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+    limit: int | None = None,
+) -> Iterator[Sample]:
+    """The samples of a dataset file one at a time, checked as :func:`load_dataset` checks
+    them (same ids, same errors), without holding them: for one pass such as counting,
+    validating or hashing. Only the ids are kept, for the duplicate check, which runs when the
+    pass reaches the end of the file (or a bad row): a repeated id is reported then, after the
+    samples before the end have been given out. The file is closed when the iterator is
+    exhausted or closed.
+    """
+    with _file_rows(path, fields, provenance, limit) as (source, checker):
+        ids: list[str] = []
+        values = _checked(source.rows, checker, source.where, ids=ids, limit=limit)
+        try:
+            for rest in values:
+                yield Sample.from_checked(ids[-1], *rest)
+        finally:
+            values.close()
 
 
 def dataset_from_records(
@@ -605,10 +700,15 @@ def dataset_from_records(
         )
     field_map = FieldMap.coerce(fields, where=label)
     checker = _RowChecker(field_map, label=label, provenance=provenance, plain=False)
-    located: Iterable[tuple[str, Any]]
     if locations is None:
-        located = ((f"{label}:item {i}", r) for i, r in enumerate(records, 1))
+
+        def where(number: int) -> str:
+            return f"{label}:item {number}"
     else:
-        located = zip(locations, records, strict=True)
-    samples = _build(located, checker)
-    return Dataset(name, samples, source=source)
+        places = locations
+
+        def where(number: int) -> str:
+            return places[number - 1]
+
+    columns = _build(enumerate(records, 1), checker, where)
+    return Dataset.from_columns(name, columns, source=source)
