@@ -18,7 +18,7 @@ from assay.core import JudgeChange, RunManifest, judge_changes
 from assay.stats import IMPROVED, MIXED, REGRESSED
 
 if TYPE_CHECKING:
-    from assay.analyse.compare import RunComparison
+    from assay.analyse.compare_types import RunComparison
 
 #: The verdict that replaces improved / regressed / mixed for a metric graded by a judge that
 #: changed, until a migration note is given.

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from assay.core import RunManifest
 from assay.core.prices import PriceBook
 from assay.stats.quantiles import quantile_intervals
 from assay.store import Store
+from assay.store.score_reads import UsagePricer
 from assay.trace.usage import find_usage_block
 
 RUN_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99)
@@ -218,29 +220,68 @@ def run_cost_report(
     }
 
 
-def _groups(store: Store, run_id: str, book: PriceBook) -> dict[tuple[str, str], CallGroup]:
-    out: dict[tuple[str, str], CallGroup] = {}
-    manifest = store.get_manifest(run_id)
+def usage_pricer(book: PriceBook, manifest: RunManifest) -> UsagePricer:
+    """Prices subject calls as :func:`run_cost_report` does (its model, or the subject's
+    requested model; the day it was made; the token details of its raw response), each
+    distinct call once: per-call parsing and pricing were a third of ``assay compare`` at
+    100,000 results (issue 20)."""
+    from assay.core.prices import _day
+
     requested = {s.name: s.requested_model for s in manifest.subjects}
+    days: dict[Any, Any] = {}
+    prices: dict[tuple[Any, ...], float | None] = {}
+
+    def price(subject: str, model: Any, day: Any, tin: Any, tout: Any, body: Any) -> float | None:
+        name = model or requested.get(subject)
+        details = token_details(_output(body)) if body else {}
+        priced = book.price(name, tin, tout, details, at=day)
+        return None if priced is None else priced.total
+
+    def price_calls(calls: list[tuple[Any, ...]]) -> list[float | None]:
+        for created in dict.fromkeys(call[4] for call in calls).keys() - days.keys():
+            at = _time(created)
+            days[created] = None if at is None else _day(at)
+        keys = [(s, m, days[created], tin, tout, b) for s, m, tin, tout, created, b in calls]
+        for key in dict.fromkeys(keys).keys() - prices.keys():
+            prices[key] = price(*key)
+        return list(map(prices.__getitem__, keys))
+
+    return price_calls
+
+
+def _per_sample_costs(store: Store, run_id: str, book: PriceBook) -> dict[str, dict[str, float]]:
+    """Subject -> sample id -> the cost of its priced calls (every subject with results has an
+    entry; epochs add up in order), reading only the columns pricing needs."""
+    from assay.store.score_reads import paused_gc
+
+    price = usage_pricer(book, store.get_manifest(run_id))
     mark = "?" if store.engine.dialect.name == "sqlite" else "%s"
+    out: dict[str, dict[str, float]] = {}
     raw = store.engine.raw_connection()
     try:
         cursor = raw.cursor()
+        cursor.execute(f"SELECT DISTINCT subject FROM results WHERE run_id = {mark}", (run_id,))
+        for (subject,) in cursor.fetchall():
+            out[subject.decode() if isinstance(subject, bytes) else subject] = {}
         cursor.execute(
-            "SELECT subject, sample_id, resolved_model, input_tokens, output_tokens, cached, "
-            f"error, output_json, created_at FROM results WHERE run_id = {mark}",
-            (run_id,),
+            "SELECT subject, sample_id, resolved_model, input_tokens, output_tokens, created_at, "
+            f"CASE WHEN output_json LIKE {mark} THEN output_json END FROM results "
+            f"WHERE run_id = {mark} AND NOT cached AND (error IS NULL OR error = '') "
+            "AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL) "
+            "ORDER BY subject, sample_id, epoch",
+            ('%"raw"%', run_id),
         )
-        for subject, sample_id, model, tin, tout, cached, error, body, created in cursor:
-            if isinstance(subject, bytes):
-                subject, sample_id = subject.decode(), sample_id.decode()
-            group = out.setdefault(("subject", subject), CallGroup(subject, "subject"))
-            if error or cached or (tin is None and tout is None):
-                continue
-            output = _output(body)
-            name = model or requested.get(subject)
-            priced = book.price(name, tin, tout, token_details(output), at=_time(created))
-            group.add(sample_id, name, priced, None)
+        with paused_gc():
+            while rows := cursor.fetchmany(20_000):
+                subjects, sample_ids, *call = (
+                    [v.decode() if isinstance(v, bytes) else v for v in column]
+                    for column in zip(*rows, strict=True)
+                )
+                costs = price(list(zip(subjects, *call, strict=True)))
+                for subject, sample_id, total in zip(subjects, sample_ids, costs, strict=True):
+                    if total is not None:
+                        per_sample = out[subject]
+                        per_sample[sample_id] = per_sample.get(sample_id, 0.0) + total
         cursor.close()
     finally:
         raw.close()
@@ -259,11 +300,18 @@ def cost_delta(
     sample id (:func:`assay.stats.paired.paired_difference`: mean of the differences with a
     paired t interval), so a prompt change's cost moves beside its quality delta. Samples that
     one run did not price are left out (counted in ``unpaired``)."""
+    book = prices or PriceBook()
+    a = _per_sample_costs(store, run_a, book)
+    b = _per_sample_costs(store, run_b, book)
+    return paired_cost_delta(a, b, confidence=confidence)
+
+
+def paired_cost_delta(
+    a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], *, confidence: float = 0.95
+) -> list[dict[str, Any]]:
+    """:func:`cost_delta` of two runs' per-sample costs (subject -> sample id -> cost)."""
     from assay.stats.paired import paired_difference
 
-    book = prices or PriceBook()
-    a = {k[1]: g.per_sample for k, g in _groups(store, run_a, book).items()}
-    b = {k[1]: g.per_sample for k, g in _groups(store, run_b, book).items()}
     out = []
     for subject in sorted(set(a) & set(b)):
         shared = sorted(set(a[subject]) & set(b[subject]))
@@ -291,5 +339,10 @@ def cost_delta(
 def priced_cost_delta(store: Store, run_a: str, run_b: str) -> list[dict[str, Any]]:
     """:func:`cost_delta` as ``assay compare`` (terminal, ``--json`` and web) reports it: only
     subjects with priced calls paired in both runs."""
-    rows = cost_delta(store, run_a, run_b)
+    return priced_only(cost_delta(store, run_a, run_b))
+
+
+def priced_only(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of :func:`cost_delta` that ``assay compare`` reports: subjects with priced
+    calls paired in both runs."""
     return [row for row in rows if row.get("n") and row.get("difference") is not None]

@@ -7,13 +7,20 @@ are counted, never turned into zeros.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from assay.core import RunManifest, Sample
 from assay.store import RunInfo, Store
+from assay.store.score_reads import (
+    ScoreColumns,
+    UsagePricer,
+    paused_gc,
+    read_sample_labels,
+    read_score_columns,
+)
 
 NO_LABEL = "(none)"
 
@@ -38,6 +45,13 @@ class RunScores:
     ungraded: dict[tuple[str, str], int] = field(default_factory=dict)
     errored: dict[str, set[str]] = field(default_factory=dict)
     sample_meta: dict[str, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
+    #: Subject -> sample id -> cost of its priced calls, when read with a ``usage`` pricer
+    #: (:func:`assay.analyse.run_costs.usage_pricer`).
+    costs: dict[str, dict[str, float]] | None = None
+    #: Per-sample label maps built on first use (:meth:`slice_labels`, :meth:`clusters_of`).
+    _maps: dict[tuple[str, ...], dict[str, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def has_sample(self, sample_id: str) -> bool:
         """Whether the run holds a sample of this id (with its labels)."""
@@ -64,6 +78,35 @@ class RunScores:
         found = self.sample_meta.get(sample_id)
         value = found[0].get(key) if found is not None else None
         return NO_LABEL if value is None else str(value)
+
+    def slice_labels(self, sample_ids: Sequence[str], key: str) -> list[str]:
+        """:meth:`slice_label` of each id, from a map of every sample's label built once per
+        key (a subclass's own ``slice_label`` is called per id)."""
+        if type(self).slice_label is not RunScores.slice_label:
+            return [self.slice_label(i, key) for i in sample_ids]
+        labels = self._maps.get(("slice", key))
+        if labels is None:
+            labels = self._maps[("slice", key)] = {
+                sample_id: NO_LABEL if (value := metadata.get(key)) is None else str(value)
+                for sample_id, (metadata, _) in self.sample_meta.items()
+            }
+        return list(map(labels.get, sample_ids, repeat(NO_LABEL)))
+
+    def clusters_of(self, sample_ids: Sequence[str]) -> list[str | None]:
+        """:meth:`cluster` of each id, from a map of every sample's cluster built once (a
+        subclass's own ``cluster`` is called per id)."""
+        if type(self).cluster is not RunScores.cluster:
+            return [self.cluster(i) for i in sample_ids]
+        clusters = self._maps.get(("cluster",))
+        if clusters is None:
+            key = self.manifest.cluster
+            clusters = self._maps[("cluster",)] = {
+                sample_id: str(value)
+                if key is not None and (value := metadata.get(key)) is not None
+                else cluster
+                for sample_id, (metadata, cluster) in self.sample_meta.items()
+            }
+        return list(map(clusters.get, sample_ids))
 
     def cluster(self, sample_id: str) -> str | None:
         """The sample's cluster: its metadata value under the run's ``cluster`` key, else its
@@ -102,51 +145,134 @@ class _StoredSamples(Mapping[str, Sample]):
         return len(self._loaded())
 
 
-def _plain(
-    values: Mapping[tuple[str, str], dict[str, list[float]]],
-) -> dict[tuple[str, str], dict[str, list[float]]]:
-    """``values`` with its inner defaultdicts made strict (a missing key raises), in place:
-    copying them into dicts doubled their memory for a moment (issue 20)."""
-    for inner in values.values():
-        if isinstance(inner, defaultdict):
-            inner.default_factory = None
-    return dict(values)
+@dataclass
+class GatheredScores:
+    """A run's graded values and failure counts, as :func:`gather_scores` collects them."""
+
+    #: (subject, scorer) -> sample id -> values over epochs (epoch order; sample id order).
+    values: dict[tuple[str, str], dict[str, list[float]]]
+    #: (subject, scorer) -> results that scorer could not grade (every scorer of a failed call).
+    ungraded: dict[tuple[str, str], int]
+    #: subject -> ids of samples with at least one failed call.
+    errored: dict[str, set[str]]
+    #: subject -> error class -> failed calls.
+    error_classes: dict[str, dict[str, int]]
+    #: subject -> results.
+    n_results: dict[str, int]
 
 
-def load_scores(store: Store, run_id: str) -> RunScores:
-    """Read a run's scores from the store (complete or not)."""
+def _by_sample(sample_ids: list[str], values: list[float]) -> dict[str, list[float]]:
+    """Sample id -> its values, in order (ids come grouped: sorted by sample, then epoch)."""
+    out = dict(zip(sample_ids, ([v] for v in values), strict=True))
+    if len(out) == len(sample_ids):  # one value per sample (one epoch): nearly every run
+        return out
+    out = {}
+    for sample_id, value in zip(sample_ids, values, strict=True):
+        found = out.get(sample_id)
+        if found is None:
+            out[sample_id] = [value]
+        else:
+            found.append(value)
+    return out
+
+
+def gather_scores(columns: ScoreColumns, scorer_names: list[str]) -> GatheredScores:
+    """Group a run's score columns by subject, scorer and sample.
+
+    A failed call (a result with an error class) counts as ungraded for every scorer in
+    ``scorer_names`` and its scores, if any, are left out; a score without a value counts as
+    ungraded for its scorer. The same numbers, in the same order, as walking the rows of
+    :meth:`~assay.store.Store.iter_score_rows` one by one, without a Python step per score.
+    """
+    import numpy as np
+
+    n = columns.n_results
+    subjects, sample_ids = columns.subjects, columns.sample_ids
+    failed = np.fromiter((bool(e) for e in columns.error_classes), bool, n)
+    result, scorer = columns.score_result, columns.score_scorer
+    kept = ~failed[result] if result.size else np.zeros(0, bool)
+    graded = kept & columns.score_graded
+    n_results: dict[str, int] = {}
+    for subject in subjects:
+        n_results[subject] = n_results.get(subject, 0) + 1
+
+    # Values: one key per (subject, scorer), in order of first appearance.
+    values: dict[tuple[str, str], dict[str, list[float]]] = {}
+    rows = np.flatnonzero(graded)
+    if rows.size:
+        subject_names = list(dict.fromkeys(subjects))
+        subject_code = {name: k for k, name in enumerate(subject_names)}
+        result_subject = np.fromiter(map(subject_code.__getitem__, subjects), np.int64, n)
+        n_scorers = max(len(columns.scorer_names), 1)
+        keys = result_subject[result[rows]] * n_scorers + scorer[rows]
+        codes, first = np.unique(keys, return_index=True)
+        for code in codes[np.argsort(first, kind="stable")]:
+            chosen = rows[keys == code]
+            metric = (
+                subject_names[int(code) // n_scorers],
+                columns.scorer_names[int(code) % n_scorers],
+            )
+            values[metric] = _by_sample(
+                [sample_ids[i] for i in result[chosen].tolist()],
+                columns.score_value[chosen].tolist(),
+            )
+
+    # Failures and ungraded scores are few: walk them in row order.
+    ungraded: dict[tuple[str, str], int] = {}
+    errored: dict[str, set[str]] = {}
+    error_classes: dict[str, dict[str, int]] = {}
+    unvalued = np.flatnonzero(kept & ~columns.score_graded)
+    events = np.union1d(np.flatnonzero(failed), result[unvalued])
+    by_result: dict[int, list[int]] = {}
+    for row in unvalued.tolist():
+        by_result.setdefault(int(result[row]), []).append(row)
+    for i in events.tolist():
+        subject = subjects[i]
+        error_class = columns.error_classes[i]
+        if error_class:
+            errored.setdefault(subject, set()).add(sample_ids[i])
+            counts = error_classes.setdefault(subject, {})
+            counts[error_class] = counts.get(error_class, 0) + 1
+            for name in scorer_names:
+                ungraded[(subject, name)] = ungraded.get((subject, name), 0) + 1
+            continue
+        for row in by_result.get(i, []):
+            pair = (subject, columns.scorer_names[int(scorer[row])])
+            ungraded[pair] = ungraded.get(pair, 0) + 1
+    return GatheredScores(values, ungraded, errored, error_classes, n_results)
+
+
+def _costs_by_sample(columns: ScoreColumns) -> dict[str, dict[str, float]]:
+    """Subject -> sample id -> the cost of its priced calls, from columns read with a
+    ``usage`` pricer (every subject with results has an entry; epochs add up in order)."""
+    import numpy as np
+
+    out: dict[str, dict[str, float]] = {subject: {} for subject in columns.subjects}
+    assert columns.costs is not None
+    for i in np.flatnonzero(~np.isnan(columns.costs)).tolist():
+        per_sample = out[columns.subjects[i]]
+        sample_id = columns.sample_ids[i]
+        per_sample[sample_id] = per_sample.get(sample_id, 0.0) + float(columns.costs[i])
+    return out
+
+
+def load_scores(store: Store, run_id: str, *, usage: UsagePricer | None = None) -> RunScores:
+    """Read a run's scores from the store (complete or not); with ``usage``, the per-sample
+    cost of its calls too (:attr:`RunScores.costs`), in the same pass."""
     info = store.get_run(run_id)
     manifest = store.get_manifest(run_id)
-    sample_meta = store.sample_labels(run_id)
-    values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    ungraded: dict[tuple[str, str], int] = defaultdict(int)
-    errored: dict[str, set[str]] = defaultdict(set)
-    scorer_names = [s.name for s in manifest.scorers]
-    current: tuple[str, str, int] | None = None
-    skip = False
-    for subject, sample_id, epoch, error_class, scorer, value, _ in store.iter_score_rows(run_id):
-        if current is not None and sample_id == current[1]:
-            sample_id = current[1]  # one id string per result, not one per score row
-        if (subject, sample_id, epoch) != current:  # the first row of a result
-            current = (subject, sample_id, epoch)
-            skip = bool(error_class)
-            if skip:
-                errored[subject].add(sample_id)
-                for name in scorer_names:
-                    ungraded[(subject, name)] += 1
-        if skip or scorer is None:
-            continue
-        key = (subject, scorer)
-        if value is None:
-            ungraded[key] += 1
-        else:
-            values[key][sample_id].append(value)
+    with paused_gc():
+        sample_meta = read_sample_labels(store, run_id)
+        columns = read_score_columns(store, run_id, usage=usage)
+        gathered = gather_scores(columns, [s.name for s in manifest.scorers])
+        costs = None if usage is None else _costs_by_sample(columns)
     return RunScores(
         info=info,
         manifest=manifest,
         samples=_StoredSamples(lambda: store.get_samples(run_id)),
         sample_meta=sample_meta,
-        values=_plain(values),
-        ungraded=dict(ungraded),
-        errored=dict(errored),
+        values=gathered.values,
+        ungraded=gathered.ungraded,
+        errored=gathered.errored,
+        costs=costs,
     )

@@ -11,14 +11,18 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import itemgetter
 from statistics import fmean
 from typing import Any
 
 from assay.analyse.judges import JudgeFlag, judge_flags
 from assay.analyse.panels import PanelReport, panel_reports
+from assay.analyse.scores import GatheredScores, gather_scores
 from assay.core import RunManifest
 from assay.stats import Interval, clip_to_unit, mean_interval
 from assay.store import RunInfo, Store
+from assay.store.score_reads import paused_gc, read_sample_labels, read_score_columns
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,104 @@ def _label(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _group_label(value: Any) -> str:
+    """The group a slice label falls in: the label's text, ``(none)`` without one."""
+    return "(none)" if value is None else str(value)
+
+
 def _finite(x: Any) -> Any:
     return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _walk_rows(
+    store: Store, run_id: str, scorer_names: list[str]
+) -> tuple[GatheredScores, dict[tuple[str, str], list[tuple[Any, Any]]], dict[Any, Any], set[str]]:
+    """Every score row with its metadata: what panels (B5) need besides the values, each
+    member's grade and each result's scorer values for the reference."""
+    values: dict[tuple[str, str], dict[str, list[float]]] = {}
+    ungraded: dict[tuple[str, str], int] = {}
+    n_results: dict[str, int] = {}
+    errored: dict[str, set[str]] = {}
+    errors: dict[str, dict[str, int]] = {}
+    members: dict[tuple[str, str], list[tuple[Any, Any]]] = defaultdict(list)
+    by_result: dict[tuple[str, Any], dict[str, float]] = {}
+    judged: set[str] = set()
+    current: tuple[str, str, int] | None = None
+    skip = False
+    for subject, sample_id, epoch, error_class, scorer, value, meta in store.iter_score_rows(
+        run_id, with_metadata=True
+    ):
+        if current is not None and sample_id == current[1]:
+            sample_id = current[1]  # one id string per result, not one per score row
+        if (subject, sample_id, epoch) != current:
+            current = (subject, sample_id, epoch)
+            n_results[subject] = n_results.get(subject, 0) + 1
+            skip = bool(error_class)
+            if skip:
+                assert error_class is not None
+                errored.setdefault(subject, set()).add(sample_id)
+                counts = errors.setdefault(subject, {})
+                counts[error_class] = counts.get(error_class, 0) + 1
+                for name in scorer_names:
+                    ungraded[(subject, name)] = ungraded.get((subject, name), 0) + 1
+        if skip or scorer is None:
+            continue
+        key = (subject, scorer)
+        if value is None:
+            ungraded[key] = ungraded.get(key, 0) + 1
+        else:
+            values.setdefault(key, {}).setdefault(sample_id, []).append(value)
+        where = (sample_id, epoch)
+        if value is not None:
+            by_result.setdefault((subject, where), {})[scorer] = value
+        if "panel" in meta:
+            members[key].append((where, meta["panel"]))
+        elif "judge" in meta:
+            judged.add(scorer)
+    gathered = GatheredScores(values, ungraded, errored, errors, n_results)
+    return gathered, members, by_result, judged
+
+
+def _sample_means(lists: list[list[float]]) -> tuple[Any, bool]:
+    """Each sample's mean over its epochs (a single value as it is, else ``fmean``), and
+    whether every value is 0 or 1 (a rate)."""
+    import numpy as np
+
+    n = len(lists)
+    if all(len(v) == 1 for v in lists):
+        means = np.fromiter(map(itemgetter(0), lists), float, n)
+        return means, bool(((means == 0.0) | (means == 1.0)).all())
+    flat = np.fromiter(chain.from_iterable(lists), float)
+    rate = bool(((flat == 0.0) | (flat == 1.0)).all())
+    return np.fromiter(map(fmean, lists), float, n), rate
+
+
+def _label_codes(
+    key: str, sample_meta: dict[str, tuple[dict[str, Any], str | None]]
+) -> tuple[dict[str, int], list[str]]:
+    """Each sample's label under ``key`` as a code into the returned labels (code 0 is
+    ``(none)``, for samples without one)."""
+    codes: dict[str, int] = {"(none)": 0}
+    of_sample = {
+        sample_id: codes.setdefault(_group_label(metadata.get(key)), len(codes))
+        for sample_id, (metadata, _) in sample_meta.items()
+    }
+    return of_sample, list(codes)
+
+
+def _slice_groups(sample_ids: list[str], coded: tuple[dict[str, int], list[str]]) -> dict[str, Any]:
+    """Positions of ``sample_ids`` (index arrays) by label, labels in sorted order."""
+    import numpy as np
+
+    of_sample, labels = coded
+    codes = np.fromiter(map(of_sample.get, sample_ids, repeat(0)), np.intp, len(sample_ids))
+    present = sorted(np.unique(codes).tolist(), key=labels.__getitem__)
+    return {labels[code]: np.flatnonzero(codes == code) for code in present}
+
+
+def has_panels(manifest: RunManifest) -> bool:
+    """Whether the run has judge panels (B5: members named ``scorer[k]``)."""
+    return any(j.name.endswith("]") for j in manifest.judges)
 
 
 def summarise_run(
@@ -126,98 +226,67 @@ def summarise_run(
 ) -> RunSummary:
     """Summarise a stored run (complete or not)."""
     info = store.get_run(run_id)
-    manifest = store.get_manifest(run_id)
+    return summarise(store, info, store.get_manifest(run_id), slices=slices, confidence=confidence)
+
+
+def summarise(
+    store: Store,
+    info: RunInfo,
+    manifest: RunManifest,
+    *,
+    slices: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> RunSummary:
+    """:func:`summarise_run` of the run ``info`` and ``manifest`` describe (already read)."""
+    run_id = info.id
     slice_keys = list(slices if slices is not None else manifest.slices)
-    labels: dict[str, dict[str, str | None]] = {}
-    if slice_keys:
-        for sid, (metadata, _cluster) in store.sample_labels(run_id).items():
-            labels[sid] = {k: _label(metadata.get(k)) for k in slice_keys}
-
-    # (subject, scorer) -> sample_id -> values over epochs
-    values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    ungraded: dict[tuple[str, str], int] = defaultdict(int)
-    n_results: dict[str, int] = defaultdict(int)
-    errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     scorer_names = [s.name for s in manifest.scorers]
-    # Panels (B5): every member's grade, and each result's scorer values for the reference.
-    has_panel = any(j.name.endswith("]") for j in manifest.judges)
-    members: dict[tuple[str, str], list[tuple[Any, Any]]] = defaultdict(list)
-    by_result: dict[tuple[str, Any], dict[str, float]] = {}
-    judged: set[str] = set()
-    # Plain score rows (no outputs parsed, no models built): at 100,000 results, reading whole
-    # results took most of `assay show`'s seconds and memory (issue 20).
-    current: tuple[str, str, int] | None = None
-    skip = False
-    for subject, sample_id, epoch, error_class, scorer, value, meta in store.iter_score_rows(
-        run_id, with_metadata=has_panel
-    ):
-        if current is not None and sample_id == current[1]:
-            sample_id = current[1]  # one id string per result, not one per score row
-        if (subject, sample_id, epoch) != current:
-            current = (subject, sample_id, epoch)
-            n_results[subject] += 1
-            skip = bool(error_class)
-            if skip:
-                assert error_class is not None
-                errors[subject][error_class] += 1
-                for name in scorer_names:
-                    ungraded[(subject, name)] += 1
-        if skip or scorer is None:
-            continue
-        key = (subject, scorer)
-        if value is None:
-            ungraded[key] += 1
-        else:
-            values[key][sample_id].append(value)
+    # Panels (B5) need every score's metadata; other runs are read as plain columns (no
+    # outputs, no per-row Python step): at 100,000 results, walking rows took most of `assay
+    # show`'s seconds (issue 20).
+    has_panel = has_panels(manifest)
+    with paused_gc():
+        sample_meta = read_sample_labels(store, run_id) if slice_keys else {}
         if has_panel:
-            where = (sample_id, epoch)
-            if value is not None:
-                by_result.setdefault((subject, where), {})[scorer] = value
-            if "panel" in meta:
-                members[key].append((where, meta["panel"]))
-            elif "judge" in meta:
-                judged.add(scorer)
+            gathered, members, by_result, judged = _walk_rows(store, run_id, scorer_names)
+        else:
+            gathered = gather_scores(read_score_columns(store, run_id), scorer_names)
+            members, by_result, judged = {}, {}, set()
 
+    coded = {key: _label_codes(key, sample_meta) for key in slice_keys}
     metrics: list[MetricSummary] = []
     subjects = [s.name for s in manifest.subjects]
     for subject in subjects:
         for scorer in scorer_names:
             key = (subject, scorer)
-            per_sample = {sid: fmean(v) for sid, v in values[key].items()}
-            rate = all(x in (0.0, 1.0) for v in values[key].values() for x in v)
-
+            per_sample = gathered.values.get(key, {})
+            means, rate = _sample_means(list(per_sample.values()))
+            n_ungraded = gathered.ungraded.get(key, 0)
             metrics.append(
                 MetricSummary(
-                    subject,
-                    scorer,
-                    None,
-                    None,
-                    _interval(list(per_sample.values()), confidence, rate),
-                    ungraded[key],
+                    subject, scorer, None, None, _interval(means, confidence, rate), n_ungraded
                 )
             )
             for slice_key in slice_keys:
-                groups: dict[str, list[float]] = defaultdict(list)
-                for sid, v in per_sample.items():
-                    label = labels.get(sid, {}).get(slice_key)
-                    groups["(none)" if label is None else label].append(v)
-                for label in sorted(groups):
+                groups = _slice_groups(list(per_sample), coded[slice_key])
+                for label, positions in groups.items():
+                    chosen = means[positions]
                     metrics.append(
                         MetricSummary(
                             subject,
                             scorer,
                             slice_key,
                             label,
-                            _interval(groups[label], confidence, rate),
+                            _interval(chosen, confidence, rate),
                             0,
                         )
                     )
     counts = [
         SubjectCounts(
             subject=s.name,
-            n_results=n_results[s.name],
-            n_errors=sum(errors[s.name].values()),
-            error_classes=dict(errors[s.name]),
+            n_results=gathered.n_results.get(s.name, 0),
+            n_errors=sum(gathered.error_classes.get(s.name, {}).values()),
+            error_classes=dict(gathered.error_classes.get(s.name, {})),
             resolved_models=list(s.resolved_models),
         )
         for s in manifest.subjects

@@ -10,12 +10,20 @@ default summary (the manifest's slices, 95% intervals) is cached.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from assay.analyse.judges import is_pairwise_run, judge_flags
-from assay.analyse.summary import MetricSummary, RunSummary, SubjectCounts, summarise_run
+from assay.analyse.summary import (
+    MetricSummary,
+    RunSummary,
+    SubjectCounts,
+    has_panels,
+    summarise,
+    summarise_run,
+)
 from assay.core import RunManifest
 from assay.stats import Interval
 from assay.store import RunInfo, Store
@@ -133,6 +141,29 @@ def cached_summary(store: Store, run_id: str) -> RunSummary:
         write_summary(store, info, summary_data(summary))
         return summary
     return summary_from_data(info, store.get_manifest(run_id), hit.data)
+
+
+def show_summary(store: Store, run_id: str, *, slices: Sequence[str] | None = None) -> RunSummary:
+    """What ``assay show`` prints: ``summarise_run(store, run_id, slices=slices)``, read from
+    the cache when it is current and the default summary is asked for (no ``slices``, no
+    judge panels, which the cache does not keep), else computed, and stored when it is the
+    default summary. A store that cannot be written (read-only) is only read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assay.core import AssayError
+
+    info = store.get_run(run_id)  # counts read before the results: a later write invalidates
+    manifest = store.get_manifest(run_id)
+    if slices is not None or has_panels(manifest):
+        return summarise(store, info, manifest, slices=slices)
+    hit = read_summaries(store, [info]).get(run_id)
+    if hit is not None:
+        return summary_from_data(info, manifest, hit.data)
+    summary = summarise(store, info, manifest)
+    # A read-only store: the summary is still right, only not kept.
+    with contextlib.suppress(AssayError, SQLAlchemyError):
+        write_summary(store, info, summary_data(summary))
+    return summary
 
 
 def cached_entries(store: Store, infos: Sequence[RunInfo]) -> dict[str, dict[str, Any]]:

@@ -375,7 +375,7 @@ def show(
     ] = False,
 ) -> None:
     """Per-metric means with 95% intervals (Wilson for pass/fail, t otherwise), per slice."""
-    from assay.analyse import summarise_run
+    from assay.analyse.summary_cache import show_summary
     from assay.cli.import_commands import runs_or_files
     from assay.cli.render import summary_tables
 
@@ -386,7 +386,7 @@ def show(
         console.print_json(store.get_manifest(run_id).model_dump_json())
         store.close()
         return
-    summary = summarise_run(store, run_id, slices=slice_key or None)
+    summary = show_summary(store, run_id, slices=slice_key or None)
     precision = None
     if intervals:
         from assay.analyse import run_precision
@@ -606,6 +606,7 @@ def _demo_audit(store: Any, directory: Path, run_id: str, context: Any, lineage:
     its planted length bias shows as raw vs length-controlled."""
     from assay.audit.battery import AuditConfig, audit_judge
     from assay.cli.audit_commands import certificate_view
+    from assay.cli.demo import DEMO_AUDIT_SAMPLES
     from assay.cli.progress import LazyProgress
     from assay.run import load_eval
     from assay.run import run as run_eval
@@ -619,10 +620,15 @@ def _demo_audit(store: Any, directory: Path, run_id: str, context: Any, lineage:
     judge_spec = directory / "judge.yaml"
     err_console.print(
         f"\n$ assay run {wordy_spec}\n$ assay audit judge --judge sim/demo-judge "
-        f"--spec {judge_spec} --runs {run_id} --runs {wordy.run_id}"
+        f"--spec {judge_spec} --runs {run_id} --runs {wordy.run_id} "
+        f"--max-samples {DEMO_AUDIT_SAMPLES}"
     )
     config = AuditConfig(
-        judge="sim/demo-judge", runs=[run_id, wordy.run_id], context=context, lineage=lineage
+        judge="sim/demo-judge",
+        runs=[run_id, wordy.run_id],
+        context=context,
+        lineage=lineage,
+        max_samples=DEMO_AUDIT_SAMPLES,
     )
     progress = LazyProgress(err_console, "audit sim/demo-judge")
     try:

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from assay.cli.app import DbOption, JsonOption, console, err_console
 from assay.cli.data_common import _UsageError, data_app
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from assay.data.contamination import ContaminationEffect, ContaminationReport
     from assay.data.pii import PiiReport
 
@@ -42,6 +43,15 @@ class _ByteProgress:
         if self._bar is None:
             if time.perf_counter() - self.began < self.delay or done >= total:
                 return
+            # Imported here: registering the data commands must not import the bar.
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TransferSpeedColumn,
+            )
+
             self._bar = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),

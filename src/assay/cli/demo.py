@@ -18,6 +18,14 @@ from assay.core import AssayError
 if TYPE_CHECKING:
     from assay.analyse import GroupComparison, RunComparison
 
+#: Samples the demo's judge audit draws (``assay audit judge --max-samples``; the command's
+#: default is 200). Each sample makes eleven probes (seven canaries, the real pair, the identical
+#: pair, the padded copy, the length-matched pair), each judged in both orders, so this sets most
+#: of the audit's cost. At 100 the certificate reaches the same verdicts on the demo's planted
+#: defects (position bias, length bias, gameable by padding) in half the time; each check
+#: prints the n it rests on, and its interval is as wide as that n makes it.
+DEMO_AUDIT_SAMPLES = 100
+
 SPEC = """\
 # An assay eval spec. The `sim` provider is a SIMULATED world (no real model is called):
 # its systems answer correctly with a probability set by their ability, the item's

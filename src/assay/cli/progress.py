@@ -3,31 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.text import Text
 
-from assay.run import Accounting
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from assay.run import Accounting
 
 
-class _Progress(Progress):
-    """A Rich progress bar with a status line under it (empty while calls flow)."""
+def _bar(console: Console) -> Any:
+    """The bar, built when a run first outlasts the delay: a short run (``assay run`` of a
+    one-sample spec) never imports Rich's progress machinery."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    status: str = ""
+    class _Progress(Progress):
+        """A Rich progress bar with a status line under it (empty while calls flow)."""
 
-    def get_renderables(self) -> Iterable[RenderableType]:
-        yield from super().get_renderables()
-        if self.status:
-            yield Text(self.status, style="yellow")
+        status: str = ""
+
+        def get_renderables(self) -> Iterable[RenderableType]:
+            yield from super().get_renderables()
+            if self.status:
+                yield Text(self.status, style="yellow")
+
+    return _Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f}/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[details]}"),
+        console=console,
+        transient=False,
+    )
 
 
 class LazyProgress:
@@ -39,25 +59,14 @@ class LazyProgress:
         self.console = console
         self.description = description
         self.delay = delay
-        self._bar: _Progress | None = None
+        self._bar: Any = None
         self._task: TaskID | None = None
 
     def __call__(self, acc: Accounting) -> None:
         if self._bar is None:
             if acc.elapsed < self.delay or acc.done >= acc.total:
                 return
-            self._bar = _Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:.0f}/s"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[details]}"),
-                console=self.console,
-                transient=False,
-            )
+            self._bar = _bar(self.console)
             self._bar.start()
             self._task = self._bar.add_task(
                 self.description, total=acc.total, completed=acc.skipped, rate=0.0, details=""

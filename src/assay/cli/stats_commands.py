@@ -212,6 +212,7 @@ def _compare(
     scorer: list[str] | None,
     slice_key: list[str] | None,
     settings: Any,
+    with_cost: bool = False,
 ) -> Any:
     from assay.analyse import compare_runs, default_runs
     from assay.cli.import_commands import runs_or_files
@@ -234,6 +235,7 @@ def _compare(
             scorers=scorer or None,
             slices=slice_key or None,
             settings=settings,
+            with_cost=with_cost,
         )
     finally:
         store.close()
@@ -317,9 +319,9 @@ def compare(
         equivalence=equivalence,
         migration_note=migration_note,
     )
-    result = _compare(db, run_a, run_b, subject, scorer, slice_key, settings)
+    result = _compare(db, run_a, run_b, subject, scorer, slice_key, settings, with_cost=True)
     corrected = _corrected(db, result, human, human_queue)
-    costs = _cost_delta(db, result)
+    costs = result.cost if result.cost is not None else _cost_delta(db, result)
     if json_out:
         data = result.to_dict()
         if corrected:

@@ -12,15 +12,17 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from assay.cli.app import DbOption, JsonOption, _store, console, err_console
 from assay.cli.trace_commands import traces_app
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 WindowOption = Annotated[
     str,
@@ -76,6 +78,15 @@ class _FileProgress:
         if self.bar is None:
             if (datetime.now(UTC) - self.started).total_seconds() < 1 or done >= total:
                 return
+            # Imported here: registering the trace commands must not import the bar.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

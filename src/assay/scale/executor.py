@@ -14,7 +14,6 @@ imports Ray: :func:`make_executor` imports it only when ``"ray"`` is chosen.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
@@ -58,6 +57,8 @@ class LocalExecutor:
             for item in work:
                 yield fn(shared, item)
             return
+        import multiprocessing  # here: `assay run` imports this module, rarely a pool
+
         # fork: the workers inherit ``shared`` instead of unpickling a copy of it each.
         context = multiprocessing.get_context("fork")
         with context.Pool(

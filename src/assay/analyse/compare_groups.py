@@ -1,0 +1,286 @@
+"""The numbers of one metric in ``assay compare``: per group (all samples, then each slice) the
+paired difference, the chosen test, the MDE and the resampling checks, before the
+multiple-comparison correction (applied in :func:`assay.analyse.compare.compare_scores`).
+
+At 100,000 samples every per-sample step is done once per metric on arrays: the epoch means,
+the pass/fail check, the cluster labels (as integer codes, in the labels' sorted order, which
+is how every clustered statistic factorises them) and the slice labels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from statistics import fmean
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from assay.analyse.compare_types import DEFAULT_MIN_EFFECT_SHARE, CompareSettings
+from assay.analyse.paired_estimators import estimate_group, margin_verdict
+from assay.analyse.scores import NO_LABEL, RunScores
+from assay.stats import (
+    mcnemar_exact,
+    minimum_detectable_effect,
+    paired_bootstrap_interval,
+    paired_difference,
+    sign_flip_test,
+)
+
+
+def default_min_effect(values: NDArray[np.float64]) -> float:
+    """3% of the metric's range: 0.03 for scores within [0, 1], else 3% of the observed span."""
+    if values.size == 0:
+        return DEFAULT_MIN_EFFECT_SHARE
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= 1:
+        return DEFAULT_MIN_EFFECT_SHARE
+    return DEFAULT_MIN_EFFECT_SHARE * (high - low) if high > low else DEFAULT_MIN_EFFECT_SHARE
+
+
+def _scale(values: NDArray[np.float64]) -> float:
+    low, high = float(values.min()), float(values.max())
+    return 1.0 if low >= 0 and high <= 1 else max(high - low, 1e-12)
+
+
+@dataclass
+class GroupRow:
+    """A group's numbers before the multiple-comparison correction."""
+
+    slice_key: str | None
+    slice_value: str | None
+    fields: dict[str, Any]
+    p_value: float
+
+
+def compare_group(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    clusters: NDArray[Any] | None,
+    binary: bool,
+    scale: float,
+    settings: CompareSettings,
+) -> tuple[dict[str, Any], float]:
+    n = int(a.size)
+    pd = paired_difference(a, b, confidence=settings.confidence)
+    chosen = estimate_group(
+        a,
+        b,
+        clusters,
+        binary,
+        confidence=settings.confidence,
+        alpha=settings.alpha,
+        min_clusters=settings.min_clusters,
+    )
+    n_clusters = chosen.n_clusters
+    use_clusters = n_clusters is not None and n_clusters >= settings.min_clusters
+    interval, p, se, test, note = (
+        chosen.interval,
+        chosen.p_value,
+        chosen.standard_error,
+        chosen.test,
+        chosen.note,
+    )
+    a_only = b_only = None
+    if binary:
+        mc = mcnemar_exact(a, b)
+        a_only, b_only = mc.a_only, mc.b_only
+    margin_label = margin_interval = None
+    if settings.margin is not None:
+        margin_label, margin_interval = margin_verdict(
+            chosen, settings.margin, settings.alpha, settings.equivalence
+        )
+    se_for_mde = float(se) if se is not None else math.nan
+    if se_for_mde == 0 and n >= 1:
+        # No variation in the differences: the observed SE of 0 would claim infinite power.
+        # Use the rule-of-three bound instead (Hanley & Lippman-Hand 1983): a difference that
+        # never varied in n samples may still vary in up to 3/n of them.
+        se_for_mde = scale * math.sqrt(min(1.0, 3 / n) / n)
+        note = (note + "; " if note else "") + "no variation in the differences"
+    mde = (
+        minimum_detectable_effect(se_for_mde, alpha=settings.alpha, power=settings.power)
+        if n >= 2
+        else math.nan
+    )
+    bootstrap = permutation = None
+    if n >= 2 and settings.n_resamples > 0:
+        bootstrap = paired_bootstrap_interval(
+            a,
+            b,
+            clusters=clusters if use_clusters else None,
+            method="percentile" if use_clusters else "bca",
+            n_resamples=settings.n_resamples,
+            confidence=settings.confidence,
+            seed=settings.seed,
+        )
+        permutation = sign_flip_test(a, b, n_resamples=settings.n_resamples, seed=settings.seed)
+    fields = {
+        "n": n,
+        "mean_a": pd.mean_a,
+        "mean_b": pd.mean_b,
+        "difference": pd.difference,
+        "interval": interval,
+        "test": test,
+        "mde": mde,
+        "se_paired": pd.se_paired,
+        "se_unpaired": pd.se_unpaired,
+        "correlation": pd.correlation,
+        "n_clusters": n_clusters,
+        "se_clustered": se if n_clusters is not None and n_clusters >= 2 else None,
+        "binary": binary,
+        "a_only": a_only,
+        "b_only": b_only,
+        "bootstrap": bootstrap,
+        "permutation_p": None if permutation is None else permutation.p_value,
+        "note": note,
+        "margin_verdict": margin_label,
+        "margin_interval": margin_interval,
+    }
+    return fields, p
+
+
+def _sample_means(lists: list[list[float]]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Each sample's mean over its epochs, and how many epochs it has. A sample with one value
+    is that value (what ``fmean`` gives); others are averaged with ``fmean`` as before."""
+    n = len(lists)
+    counts = np.fromiter(map(len, lists), np.int64, n)
+    if bool((counts == 1).all()):
+        return np.fromiter(map(itemgetter(0), lists), np.float64, n), counts
+    return np.fromiter(map(fmean, lists), np.float64, n), counts
+
+
+def _is_binary(values: NDArray[np.float64], counts: NDArray[np.int64]) -> bool:
+    """One value per sample, each 0 or 1: a pass/fail metric."""
+    return bool((counts == 1).all() and ((values == 0.0) | (values == 1.0)).all())
+
+
+def _cluster_codes(
+    scores_a: RunScores, scores_b: RunScores, shared: list[str]
+) -> NDArray[np.intp] | None:
+    """Cluster of each shared sample (run A's label, else run B's; a sample with neither is a
+    cluster of its own), as integer codes in the sorted order of the labels, so every
+    statistic factorises them as it would the labels, without sorting 100,000 strings per
+    group; ``None`` when no sample has a cluster."""
+    labels_a = scores_a.clusters_of(shared)
+    labels_b = scores_b.clusters_of(shared)
+    labels = [x if x is not None else y for x, y in zip(labels_a, labels_b, strict=True)]
+    if all(c is None for c in labels):
+        return None
+    named = [c if c is not None else f"\x00sample:{i}" for c, i in zip(labels, shared, strict=True)]
+    # The codes numpy's sort of the labels as an array gives (trailing NULs do not count in a
+    # numpy string), from a sort of the distinct labels only.
+    stripped = [x.rstrip("\x00") for x in named]
+    code = {x: k for k, x in enumerate(sorted(set(stripped)))}
+    return np.fromiter(map(code.__getitem__, stripped), np.intp, len(stripped))
+
+
+def _slice_groups(
+    scores_a: RunScores, scores_b: RunScores, shared: list[str], key: str
+) -> tuple[list[tuple[str | None, str | None, NDArray[np.intp]]], int]:
+    """The groups of slice ``key`` (run A's label, else run B's), and how many samples the
+    two runs label differently."""
+    labels_a = scores_a.slice_labels(shared, key)
+    labels_b = scores_b.slice_labels(shared, key)
+    labels = [x if x != NO_LABEL else y for x, y in zip(labels_a, labels_b, strict=True)]
+    mismatched = sum(
+        1
+        for i, x, y in zip(shared, labels_a, labels_b, strict=True)
+        if x != y and scores_a.has_sample(i) and scores_b.has_sample(i)
+    )
+    label_array = np.array(labels)
+    groups: list[tuple[str | None, str | None, NDArray[np.intp]]] = [
+        (key, value, np.flatnonzero(label_array == value)) for value in sorted(set(labels))
+    ]
+    return groups, mismatched
+
+
+def metric_rows(
+    scores_a: RunScores,
+    scores_b: RunScores,
+    subject_a: str,
+    subject_b: str,
+    scorer: str,
+    slices: Sequence[str],
+    settings: CompareSettings,
+    warnings: list[str],
+    memo: dict[Any, Any] | None = None,
+) -> tuple[list[GroupRow], dict[str, Any]] | None:
+    """One metric's rows (the aggregate, then each slice's groups) before the correction, and
+    the metric's facts; ``None`` (with a warning) when the runs share no graded sample.
+
+    ``memo`` keeps the clusters and slice groups of a set of shared samples for the next
+    metric of the same two runs (metrics graded on the same samples share them)."""
+    va = scores_a.per_sample(subject_a, scorer)
+    vb = scores_b.per_sample(subject_b, scorer)
+    # Kept in the order of the mappings (sample id order, from the store), which makes the
+    # sorts below linear.
+    shared = sorted([i for i in va if i in vb])
+    only_a = sorted([i for i in va if i not in vb])
+    only_b = sorted([i for i in vb if i not in va])
+    label = (
+        f"{subject_a}/{scorer}" if subject_a == subject_b else f"{subject_a}→{subject_b}/{scorer}"
+    )
+    if only_a or only_b:
+        warnings.append(
+            f"{label}: {len(only_a)} samples graded only in run A and {len(only_b)} only in run B "
+            "are left out (the runs are joined by sample id)"
+        )
+    if len(shared) == 0:
+        warnings.append(f"{label}: the runs share no graded sample; nothing to compare")
+        return None
+    # Per-sample arrays built in one pass each: per-sample Python calls (labels, clusters,
+    # means) were most of `assay compare`'s time at 100,000 samples (issue 20).
+    a, epochs_a = _sample_means(list(map(va.__getitem__, shared)))
+    b, epochs_b = _sample_means(list(map(vb.__getitem__, shared)))
+    binary = _is_binary(a, epochs_a) and _is_binary(b, epochs_b)
+    memo = {} if memo is None else memo
+    samples = tuple(shared)
+    if ("clusters", samples) not in memo:
+        memo["clusters", samples] = _cluster_codes(scores_a, scores_b, shared)
+    clusters = memo["clusters", samples]
+    both = np.concatenate([a, b])
+    scale = _scale(both)
+    groups: list[tuple[str | None, str | None, NDArray[np.intp]]] = [
+        (None, None, np.arange(len(shared)))
+    ]
+    for key in slices:
+        if ("slice", key, samples) not in memo:
+            memo["slice", key, samples] = _slice_groups(scores_a, scores_b, shared, key)
+        found, mismatched = memo["slice", key, samples]
+        groups += found
+        if mismatched:
+            warnings.append(
+                f"{label}: {mismatched} samples have different '{key}' labels in the two runs; "
+                "run A's labels are used"
+            )
+    rows: list[GroupRow] = []
+    for group_key, group_value, idx in groups:
+        fields, p = compare_group(
+            a[idx],
+            b[idx],
+            None if clusters is None else clusters[idx],
+            binary,
+            scale,
+            settings,
+        )
+        rows.append(GroupRow(group_key, group_value, fields, p))
+    if isinstance(settings.min_effect, Mapping):
+        min_effect = settings.min_effect.get(scorer, default_min_effect(both))
+    elif settings.min_effect is not None:
+        min_effect = float(settings.min_effect)
+    else:
+        min_effect = default_min_effect(both)
+    meta = {
+        "subject_a": subject_a,
+        "subject_b": subject_b,
+        "scorer": scorer,
+        "min_effect": min_effect,
+        "only_a": only_a,
+        "only_b": only_b,
+        "epochs_a": float(np.mean(epochs_a)),
+        "epochs_b": float(np.mean(epochs_b)),
+    }
+    return rows, meta
