@@ -112,3 +112,16 @@ def test_a_week_without_incidents_raises_no_alert(tmp_path: Path, seed: int) -> 
     assert report.findings == [], [f.title for f in report.findings]
     n = sum(s.n for r in report.routes for s in r.series)
     assert n > 10_000  # the pass watched something
+
+
+def test_reads_beside_the_analysis_give_the_same_pass(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The pass reads the substrate and the next routes' observations in worker threads while it
+    # analyses a route; read in the calling thread, one after another, it finds the same.
+    import assay.monitor.engine as engine
+
+    store, result, report = world
+    at = result.truth.start + pass_time(result)
+    monkeypatch.setattr(engine, "_threads_share_store", lambda store: False)
+    alone = run_pass(store, monitors(), now=at)
+    assert alone.as_dict()["routes"] == report.as_dict()["routes"]
+    assert [f.title for f in alone.findings] == [f.title for f in report.findings]

@@ -15,6 +15,8 @@ over the same traces finds the same points, changes and budgets.
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from sqlalchemy import delete
 from assay.monitor.alerts import AlertSync, DeliveryReport, Finding, deliver, sync_alerts
 from assay.monitor.analysis import Series, analyse_series
 from assay.monitor.explain import rank_events
-from assay.monitor.signals import Observations, observe_route
+from assay.monitor.signals import Observations, observe_route, tune_reads
 from assay.monitor.slo import BudgetStatus, budget_text, evaluate_objective
 from assay.monitor.spec import CANARY_ENVIRONMENT, Monitors, Route
 from assay.monitor.substrate import (
@@ -212,16 +214,19 @@ def analyse_route(
     since: datetime,
     until: datetime,
     substrate: SubstrateScan | None = None,
+    observed: dict[str, Observations] | None = None,
 ) -> tuple[RouteReport, list[Finding]]:
     """Series, budgets and findings of one route over [since, until); ``substrate``: every
-    route's substrate groups from ``since - SUBSTRATE_MARGIN``, read once per pass."""
+    route's substrate groups from ``since - SUBSTRATE_MARGIN``, read once per pass;
+    ``observed``: the route's :func:`observe_route` when already read."""
     report = RouteReport(route.name)
     events = detect_from_traces(store, route, since - SUBSTRATE_MARGIN, until, substrate)
     record_events(store, events)
     stored = load_events(store, route=route.name, since=since - SUBSTRATE_MARGIN, until=until)
     report.events = [e for e in stored if e.time >= since]
     findings: list[Finding] = []
-    observed = observe_route(store, route, since, until)
+    if observed is None:
+        observed = observe_route(store, route, since, until)
     for signal in route.signals:
         from assay.monitor.signals import series_name
 
@@ -345,6 +350,48 @@ def save_series(
             conn.execute(monitor_changes.insert(), changes)
 
 
+#: Routes whose observations a pass reads ahead of the one it analyses (bounds its memory).
+READ_AHEAD = 2
+
+
+def _threads_share_store(store: Store) -> bool:
+    """Whether other threads reach the same database through ``store``'s pool (not so for an
+    in-memory SQLite store, whose pool gives each thread its own database)."""
+    from sqlalchemy.pool import NullPool, QueuePool
+
+    return isinstance(store.engine.pool, QueuePool | NullPool)
+
+
+def _scan(store: Store, since: datetime, until: datetime) -> SubstrateScan:
+    with store.engine.connect() as conn:
+        tune_reads(conn)
+        return scan_substrate(conn, since, until)
+
+
+def _route_reads(
+    store: Store, routes: Sequence[Route], since: datetime, until: datetime, pool: Any
+) -> Iterator[tuple[Route, SubstrateScan | None, dict[str, Observations]]]:
+    """Each route with the pass's substrate scan (one for every route when there are several:
+    grouped by the trace columns routes filter on, instead of one per route) and its
+    observations, in order. With a thread ``pool`` (two workers) the reads run beside the
+    analysis: one worker scans the substrate while the other reads the observations of up to
+    :data:`READ_AHEAD` routes ahead (SQLite and the PostgreSQL driver release the GIL while a
+    query runs, so a read and an analysis use two cores). Reads only: the pass's writes stay
+    in the calling thread, in route order."""
+    if pool is None:
+        substrate = _scan(store, since - SUBSTRATE_MARGIN, until) if len(routes) > 1 else None
+        for route in routes:
+            yield route, substrate, observe_route(store, route, since, until)
+        return
+    scan = pool.submit(_scan, store, since - SUBSTRATE_MARGIN, until)
+    ahead = deque(pool.submit(observe_route, store, r, since, until) for r in routes[:READ_AHEAD])
+    for i, route in enumerate(routes):
+        observed = ahead.popleft().result()
+        if i + READ_AHEAD < len(routes):
+            ahead.append(pool.submit(observe_route, store, routes[i + READ_AHEAD], since, until))
+        yield route, scan.result(), observed
+
+
 def run_pass(
     store: Store,
     monitors: Monitors,
@@ -361,25 +408,31 @@ def run_pass(
     report = PassReport(at=until, since=since)
     judge_events = detect_judge_changes(store) if monitors.judges else []
     record_events(store, judge_events)
-    substrate = None
-    if len(monitors.routes) > 1:
-        # One scan of the substrate for every route (grouped by the trace columns routes
-        # filter on) instead of one per route.
-        with store.engine.connect() as conn:
-            substrate = scan_substrate(conn, since - SUBSTRATE_MARGIN, until)
-    for route in monitors.routes:
-        route_report, findings = analyse_route(store, monitors, route, since, until, substrate)
-        report.routes.append(route_report)
-        report.findings.extend(findings)
-        save_series(
-            store,
-            route.name,
-            route_report.series,
-            since,
-            until,
-            monitors.window,
-            route_report.budgets,
-        )
+    routes = monitors.routes
+    pool = None
+    if len(routes) > 1 and _threads_share_store(store):
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-monitor-read")
+    try:
+        for route, substrate, observed in _route_reads(store, routes, since, until, pool):
+            route_report, findings = analyse_route(
+                store, monitors, route, since, until, substrate, observed
+            )
+            report.routes.append(route_report)
+            report.findings.extend(findings)
+            save_series(
+                store,
+                route.name,
+                route_report.series,
+                since,
+                until,
+                monitors.window,
+                route_report.budgets,
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     report.alerts = sync_alerts(
         store,
         report.findings,

@@ -136,7 +136,7 @@ def span_groups(
         select(*groups, func.min(spans.c.start_time), func.count())
         .select_from(spans.join(traces, traces.c.id == spans.c.trace_id))
         .where(spans.c.kind.in_(("llm", "embedding")))
-        .group_by(*groups)
+        .group_by(*_positions(groups))
     )
     query = _route_join(query, route, since, until)
     n = len(ATTRIBUTE_KEYS)
@@ -158,6 +158,15 @@ def span_groups(
         )
         for r in conn.execute(query)
     ]
+
+
+def _positions(columns: tuple[Any, ...]) -> list[Any]:
+    """``GROUP BY 1, 2, …`` for the first ``len(columns)`` selected columns: the same groups as
+    repeating their expressions, which the database cannot match to the selected ones (each
+    JSON path is a separate bound parameter), so it would compute them twice per row."""
+    from sqlalchemy import literal_column
+
+    return [literal_column(str(i)) for i in range(1, len(columns) + 1)]
 
 
 def _project(rows: Iterable[Any], pick: Any) -> list[tuple[str, str, datetime, int]]:
@@ -256,6 +265,9 @@ def retrieval_groups(
     from sqlalchemy import and_, or_
 
     hour = _hour(spans.c.start_time, conn.dialect.name)
+    versioned = or_(
+        retrievals.c.embedding_version.is_not(None), retrievals.c.index_version.is_not(None)
+    )
     columns = (
         retrievals.c.embedding_version,
         retrievals.c.index_version,
@@ -273,12 +285,8 @@ def retrieval_groups(
                 ),
             ).join(traces, traces.c.id == spans.c.trace_id)
         )
-        .where(
-            or_(
-                retrievals.c.embedding_version.is_not(None), retrievals.c.index_version.is_not(None)
-            )
-        )
-        .group_by(*columns)
+        .where(versioned)
+        .group_by(*_positions(columns))
     )
     query = _route_join(query, route, since, until)
     return [
@@ -328,7 +336,7 @@ def deploy_groups(
     query = (
         select(*groups, func.min(traces.c.start_time), func.count())
         .where(version.is_not(None), traces.c.start_time >= since, traces.c.start_time < until)
-        .group_by(*groups)
+        .group_by(*_positions(groups))
     )
     if route is not None and route.route is not None:
         query = query.where(traces.c.route == route.route)
