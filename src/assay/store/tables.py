@@ -370,6 +370,7 @@ feedback = Table(
     Column("intent", String, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "trace_id"),
+    Index(None, "session_id"),  # migration 0010: a trace's session feedback
 )
 
 #: Delayed outcome events (E3), joined to traces by conversation/session id within a window.
