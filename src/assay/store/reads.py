@@ -15,27 +15,16 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 
 from assay.core import JudgeCertificate, RunManifest, Sample, SampleResult, Score, StoreError
-from assay.store import codec, leases
+from assay.store import codec
 from assay.store.base import _LIST_HINT, _MAX_IN, StoreBase
-from assay.store.run_info import RunInfo, effective_status
+from assay.store.run_info import RunInfo, run_columns, run_info_from_row
 from assay.store.tables import judge_certificates, manifests, runs, scores
 from assay.store.tables import results as results_t
 from assay.store.tables import samples as samples_t
 
 _LATEST = re.compile(r"(?:latest|last)(?:~(\d+))?")
 _NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.created_at.desc(), runs.c.id.desc())
-_RUN_COLUMNS = (
-    runs.c.id,
-    runs.c.name,
-    runs.c.status,
-    runs.c.started_at,
-    runs.c.finished_at,
-    runs.c.fingerprint,
-    runs.c.spec_hash,
-    runs.c.subjects_json,
-    runs.c.n_planned,
-    leases.lease_column(),
-)
+_RUN_COLUMNS = run_columns()
 
 
 class StoreReads(StoreBase):
@@ -56,21 +45,7 @@ class StoreReads(StoreBase):
         infos = []
         for row in rows:
             n_results, n_errors = counts.get(row.id, (0, 0))
-            infos.append(
-                RunInfo(
-                    id=row.id,
-                    name=row.name,
-                    status=effective_status(row.status, row.lease),
-                    started_at=row.started_at,
-                    finished_at=row.finished_at,
-                    fingerprint=row.fingerprint,
-                    spec_hash=row.spec_hash,
-                    subjects=codec.loads(row.subjects_json),
-                    n_results=n_results,
-                    n_errors=n_errors,
-                    n_planned=row.n_planned,
-                )
-            )
+            infos.append(run_info_from_row(row, n_results, n_errors))
         return infos
 
     def find_runs(self, *, spec_hash: str) -> list[RunInfo]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,3 +45,42 @@ def effective_status(status: str, lease: str | None) -> str:
 
     held = RunLease.parse(lease)
     return "running" if held is not None and held.live() else "interrupted"
+
+
+def run_info_from_row(row: Any, n_results: int, n_errors: int) -> RunInfo:
+    """A :class:`RunInfo` from a ``runs`` row that also carries its ``lease`` (the stored
+    lease value), with the result counts read beside it."""
+    from assay.store import codec
+
+    return RunInfo(
+        id=row.id,
+        name=row.name,
+        status=effective_status(row.status, row.lease),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        fingerprint=row.fingerprint,
+        spec_hash=row.spec_hash,
+        subjects=codec.loads(row.subjects_json),
+        n_results=n_results,
+        n_errors=n_errors,
+        n_planned=row.n_planned,
+    )
+
+
+def run_columns() -> tuple[Any, ...]:
+    """The ``runs`` columns :func:`run_info_from_row` reads, with the stored lease."""
+    from assay.store.leases import lease_column
+    from assay.store.tables import runs
+
+    return (
+        runs.c.id,
+        runs.c.name,
+        runs.c.status,
+        runs.c.started_at,
+        runs.c.finished_at,
+        runs.c.fingerprint,
+        runs.c.spec_hash,
+        runs.c.subjects_json,
+        runs.c.n_planned,
+        lease_column(),
+    )

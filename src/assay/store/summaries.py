@@ -29,8 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from assay.store import codec
 from assay.store.engine import WRITE_OPTION
-from assay.store.leases import lease_column
-from assay.store.run_info import RunInfo, effective_status
+from assay.store.run_info import RunInfo, effective_status, run_columns, run_info_from_row
 from assay.store.tables import results, run_summaries, runs
 
 if TYPE_CHECKING:
@@ -182,16 +181,7 @@ def _filtered(
 
 
 _COLUMNS = (
-    runs.c.id,
-    runs.c.name,
-    runs.c.status,
-    runs.c.started_at,
-    runs.c.finished_at,
-    runs.c.fingerprint,
-    runs.c.spec_hash,
-    runs.c.subjects_json,
-    runs.c.n_planned,
-    lease_column(),
+    *run_columns(),
     run_summaries.c.n_results.label("cached_results"),
     run_summaries.c.n_errors.label("cached_errors"),
     run_summaries.c.finished_at.label("cached_finished"),
@@ -256,21 +246,7 @@ def page_runs(
             n_results, n_errors = counts.get(r.id, (0, 0))
         else:
             n_results, n_errors = r.cached_results, r.cached_errors
-        infos.append(
-            RunInfo(
-                id=r.id,
-                name=r.name,
-                status=effective_status(r.status, r.lease),
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-                fingerprint=r.fingerprint,
-                spec_hash=r.spec_hash,
-                subjects=codec.loads(r.subjects_json),
-                n_results=n_results,
-                n_errors=n_errors,
-                n_planned=r.n_planned,
-            )
-        )
+        infos.append(run_info_from_row(r, n_results, n_errors))
     return infos, total
 
 
