@@ -21,7 +21,9 @@ from collections import Counter
 from typing import Any
 
 from assay.data.pii import detect
-from assay.data.pii.redact import _SECRET_KEYS, Placeholders, _identity, redact_value
+from assay.data.pii.base import Finding
+from assay.data.pii.detectors import detect_each
+from assay.data.pii.redact import Placeholders, _identity, _secret_key, redact_value
 from assay.trace.model import SpanEvent, SpanRecord
 
 
@@ -66,14 +68,9 @@ def pseudonym(key: bytes, user_id: str | None) -> str | None:
     return f"user-{digest.hexdigest()[:16]}"
 
 
-#: Joins a span's strings for one detection pass. No detector matches NUL characters except
-#: two that may run on (a quoted secret's value class and a private key's body); a finding that
-#: touches a separator sends the span to the per-string path, so the result is the same.
-_SEPARATOR = "\x00\x00"
-
-
 #: Attributes that name things rather than carry text (models, providers, operations, SDK and
-#: service identity): never scanned in the one-pass check. A model called
+#: service identity): never in the span's detection pass, and scanned (in a second joined pass)
+#: only when the span has something to redact. A model called
 #: ``gpt-4o-mini-2024-07-18`` would otherwise wake every digit detector on every span.
 NOT_TEXT_KEYS = frozenset(
     {
@@ -99,46 +96,76 @@ NOT_TEXT_KEYS = frozenset(
 )
 
 
-def _strings(value: Any, out: list[str], key: str | None = None) -> bool:
-    """Append every string inside ``value`` to ``out``; True when one sits under a key named
-    like a secret (``api_key``, ``password`` …), which redaction replaces whole."""
+def _strings(
+    value: Any, out: list[str], key: str | None = None, names: list[str] | None = None
+) -> bool:
+    """Append every string inside ``value`` to ``out`` (those under :data:`NOT_TEXT_KEYS` to
+    ``names`` when given, else nowhere); True when one sits under a key named like a secret
+    (``api_key``, ``password`` …), which redaction replaces whole."""
     if isinstance(value, str):
         out.append(value)
-        return bool(key is not None and value.strip() and _SECRET_KEYS.match(key))
+        return key is not None and _secret_key(key) and bool(value.strip())
     secret = False
     if isinstance(value, dict):
         for k, v in value.items():
             if k in NOT_TEXT_KEYS:
+                if names is not None:
+                    _strings(v, names, None, names)
                 continue
-            secret |= _strings(v, out, str(k))
+            secret |= _strings(v, out, str(k), names)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            secret |= _strings(v, out)
+            secret |= _strings(v, out, None, names)
     return secret
 
 
-def span_may_hold_pii(span: SpanRecord) -> bool:
-    """Whether redaction can change ``span``: one detection pass over all its strings joined.
+def _span_strings(span: SpanRecord) -> tuple[list[str], list[str], bool]:
+    """The strings of ``span`` that decide whether it is redacted, the strings under
+    :data:`NOT_TEXT_KEYS` (redacted with the rest when it is), and whether a string sits under a
+    secret's key (then the span is redacted whatever the detectors find)."""
+    texts: list[str] = []
+    names: list[str] = []
+    secret = _strings(span.input, texts, None, names) | _strings(span.output, texts, None, names)
+    secret |= _strings(span.attributes, texts, None, names)
+    secret |= _strings(span.resource, texts, None, names)
+    secret |= _strings([span.status_message, span.name], texts, None, names)
+    for doc in span.retrievals:
+        secret |= _strings(doc.content, texts, None, names)
+    for call in span.tool_calls:
+        secret |= _strings(
+            [call.arguments, call.result, call.error, call.idempotency_key], texts, None, names
+        )
+    for evaluation in span.evaluations:
+        secret |= _strings(evaluation.explanation, texts, None, names)
+    for event in span.events:
+        secret |= _strings(event.body, texts, None, names)
+        secret |= _strings(event.attributes, texts, None, names)
+    return texts, names, secret
+
+
+def _scan(texts: list[str], names: list[str], secret: bool) -> dict[str, list[Finding]] | None:
+    """Every string's findings, by string, from one detection pass over ``texts`` joined, or
+    ``None`` when there is nothing to redact (no finding and no ``secret``); ``names`` are
+    scanned, in a second joined pass, only when there is.
 
     Most spans hold no PII, and running the ~25 detectors once per span instead of once per
     string (a span has dozens) is what keeps the receiver within its CPU budget
-    (benchmarks/trace_ingest.py). A finding sends the span through the exact per-string path.
+    (benchmarks/trace_ingest.py). The same pass gives the findings redaction replaces, so a
+    span with PII is scanned once too, not once joined and again string by string.
     """
-    texts: list[str] = []
-    secret = _strings(span.input, texts) | _strings(span.output, texts)
-    secret |= _strings(span.attributes, texts) | _strings(span.resource, texts)
-    secret |= _strings([span.status_message, span.name], texts)
-    for doc in span.retrievals:
-        secret |= _strings(doc.content, texts)
-    for call in span.tool_calls:
-        secret |= _strings([call.arguments, call.result, call.error, call.idempotency_key], texts)
-    for evaluation in span.evaluations:
-        secret |= _strings(evaluation.explanation, texts)
-    for event in span.events:
-        secret |= _strings(event.body, texts) | _strings(event.attributes, texts)
-    if secret:
-        return True
-    return bool(detect(_SEPARATOR.join(texts)))
+    findings = detect_each(texts)
+    if not secret and not any(findings):
+        return None
+    known = dict(zip(texts, findings, strict=True))
+    rest = [name for name in names if name not in known]
+    known.update(zip(rest, detect_each(rest), strict=True))
+    return known
+
+
+def span_may_hold_pii(span: SpanRecord) -> bool:
+    """Whether redaction can change ``span`` (one detection pass over all its strings)."""
+    texts, _names, secret = _span_strings(span)
+    return secret or any(detect_each(texts))
 
 
 class SpanRedactor:
@@ -169,10 +196,10 @@ class SpanRedactor:
             self.tables[trace_id] = table
         return table
 
-    def _value(self, value: Any, table: TracePlaceholders) -> Any:
+    def _value(self, value: Any, table: TracePlaceholders, known: dict[str, list[Finding]]) -> Any:
         if value is None or isinstance(value, (int, float, bool)):
             return value
-        redacted, findings = redact_value(value, table)
+        redacted, findings = redact_value(value, table, known=known)
         for finding in findings:
             self.counts[finding.type] += 1
         return redacted
@@ -180,31 +207,38 @@ class SpanRedactor:
     def span(self, span: SpanRecord) -> None:
         span.user_id = self._pseudonym(span.user_id, "USER_ID")
         span.session_id = self._pseudonym(span.session_id, "SESSION_ID")
-        if not span_may_hold_pii(span):
+        known = _scan(*_span_strings(span))
+        if known is None:
             return
         table = self._table(span.trace_id)
-        span.input = self._value(span.input, table)
-        span.output = self._value(span.output, table)
-        span.attributes = self._value(span.attributes, table)
-        span.resource = self._value(span.resource, table)
-        span.status_message = self._value(span.status_message, table)
-        span.name = self._value(span.name, table)
+        span.input = self._value(span.input, table, known)
+        span.output = self._value(span.output, table, known)
+        span.attributes = self._value(span.attributes, table, known)
+        span.resource = self._value(span.resource, table, known)
+        span.status_message = self._value(span.status_message, table, known)
+        span.name = self._value(span.name, table, known)
         for doc in span.retrievals:
-            doc.content = self._value(doc.content, table)
+            doc.content = self._value(doc.content, table, known)
         for call in span.tool_calls:
-            call.arguments = self._value(call.arguments, table)
-            call.result = self._value(call.result, table)
-            call.error = self._value(call.error, table)
-            call.idempotency_key = self._value(call.idempotency_key, table)
+            call.arguments = self._value(call.arguments, table, known)
+            call.result = self._value(call.result, table, known)
+            call.error = self._value(call.error, table, known)
+            call.idempotency_key = self._value(call.idempotency_key, table, known)
         for evaluation in span.evaluations:
-            evaluation.explanation = self._value(evaluation.explanation, table)
+            evaluation.explanation = self._value(evaluation.explanation, table, known)
         for event in span.events:
-            self.event(event)
+            self._event(event, known)
 
     def event(self, event: SpanEvent) -> None:
+        """Redact an event that arrived without its span (always, in one detection pass)."""
+        texts: list[str] = []
+        _strings([event.body, event.attributes], texts, None, texts)
+        self._event(event, dict(zip(texts, detect_each(texts), strict=True)))
+
+    def _event(self, event: SpanEvent, known: dict[str, list[Finding]]) -> None:
         table = self._table(event.trace_id)
-        event.body = self._value(event.body, table)
-        event.attributes = self._value(event.attributes, table)
+        event.body = self._value(event.body, table, known)
+        event.attributes = self._value(event.attributes, table, known)
 
     def new_rows(self) -> list[dict[str, Any]]:
         return [row for table in self.tables.values() for row in table.new]

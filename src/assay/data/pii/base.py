@@ -70,12 +70,28 @@ class PatternDetector:
     prefilter: re.Pattern[str] | None = None
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
+        if self.may_match(text):
+            yield from self.matches(text)
+
+    def may_match(self, text: str, seen: dict[re.Pattern[str], bool] | None = None) -> bool:
+        """Whether ``text`` passes the keywords and the prefilter. ``seen`` keeps prefilter
+        results for one text across the detectors that share a prefilter (:func:`detect`
+        passes one: eight of the default detectors share "six digits close together")."""
         if self.keywords:
             lowered = text.lower()
             if not any(k in lowered for k in self.keywords):
-                return
-        if self.prefilter is not None and self.prefilter.search(text) is None:
-            return
+                return False
+        if self.prefilter is None:
+            return True
+        if seen is None:
+            return self.prefilter.search(text) is not None
+        passed = seen.get(self.prefilter)
+        if passed is None:
+            passed = seen[self.prefilter] = self.prefilter.search(text) is not None
+        return passed
+
+    def matches(self, text: str) -> Iterator[tuple[int, int]]:
+        """The validated spans of the pattern's matches in ``text``, without the prefilters."""
         for match in self.pattern.finditer(text):
             span = self.validate(match, text)
             if span is not None:

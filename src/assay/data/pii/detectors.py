@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 
 from assay.data.pii.base import Detector, Finding, PatternDetector
@@ -65,18 +66,24 @@ _CALLING_CODES = frozenset(
 )
 _SEP = r"[ .\-]"
 _END = r"(?![\w\-]|[.,]\d)"
+# Patterns here start with the first character they consume and check what precedes it in a
+# lookbehind after it (``0(?<![\w+.\-/].)`` is ``(?<![\w+.\-/])0``): re then skips ahead to
+# that character in C instead of trying every position (5-20x less time on chat text).
 _INTERNATIONAL = re.compile(
-    r"(?<![\w+])\+\s?(\d{1,3})(?:" + _SEP + r"?\(0?\d{1,4}\)|" + _SEP + r"?\d{1,4})"
+    r"\+(?<![\w+]\+)\s?(\d{1,3})(?:" + _SEP + r"?\(0?\d{1,4}\)|" + _SEP + r"?\d{1,4})"
     r"(?:" + _SEP + r"?\d{1,4}){1,5}" + _END
 )
 _NANP = re.compile(
     r"(?<![\w+.\-/])(?:\+?1" + _SEP + r"?)?(?:\(([2-9]\d\d)\) ?|([2-9]\d\d)([ .\-]))"
     r"([2-9]\d\d)([ .\-])(\d{4})" + _END
 )
+#: What every NANP number contains (the area code's last digit, then the rest): the cheap
+#: first check, as the pattern cannot start with what it consumes.
+_NANP_CORE = re.compile(r"\d(?:\) ?|[ .\-])[2-9]\d\d[ .\-]\d{4}")
 _UK = re.compile(
-    r"(?<![\w+.\-/])(0[1235789]\d{1,3}[ \-]\d{3,4}[ \-]?\d{3,4}|0[1235789]\d{3} ?\d{6})" + _END
+    r"(0(?<![\w+.\-/].)(?:[1235789]\d{1,3}[ \-]\d{3,4}[ \-]?\d{3,4}|[1235789]\d{3} ?\d{6}))" + _END
 )
-_FR = re.compile(r"(?<![\w+.\-/])(0[1-9](?:([ .\-])\d\d)(?:\2\d\d){3})" + _END)
+_FR = re.compile(r"(0(?<![\w+.\-/].)[1-9](?:([ .\-])\d\d)(?:\2\d\d){3})" + _END)
 
 
 def _international(match: re.Match[str], _text: str) -> tuple[int, int] | None:
@@ -105,7 +112,7 @@ def _uk(match: re.Match[str], _text: str) -> tuple[int, int] | None:
 
 # -- payment cards, IBANs, national ids -------------------------------------------------------
 
-_CARD = re.compile(r"(?<![\w\-])(?<!\d[ \-])(\d(?:[ \-]?\d){12,18})(?![\w\-]|[ \-]\d)")
+_CARD = re.compile(r"(\d(?<![\w\-].)(?<!\d[ \-].)(?:[ \-]?\d){12,18})(?![\w\-]|[ \-]\d)")
 
 
 def _card(match: re.Match[str], _text: str) -> tuple[int, int] | None:
@@ -135,7 +142,7 @@ def _iban(match: re.Match[str], _text: str) -> tuple[int, int] | None:
     return None
 
 
-_SSN = re.compile(r"(?<![\d\-])(\d{3})-(\d{2})-(\d{4})(?![\d\-])")
+_SSN = re.compile(r"(\d(?<![\d\-].)\d\d)-(\d{2})-(\d{4})(?![\d\-])")
 _SSN_LABELLED = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#|no\.?|number)?\s*[:=]?\s*"
     r"(\d{3} \d{2} \d{4}|\d{9})(?!\d)"
@@ -149,7 +156,7 @@ def _ssn(match: re.Match[str], _text: str) -> tuple[int, int] | None:
 
 
 _NINO = re.compile(
-    r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+    r"([A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9].)[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
     r"(?![A-Za-z0-9])"
 )
 
@@ -170,6 +177,14 @@ _IPV6 = re.compile(
     + _OCTET
     + r"){3}))(?![\w:]|\.\d)"
 )
+
+
+#: What every IPv4 address contains; and every accepted IPv6 address, which has three parts or
+#: more (a part's last character, its colon, the next part's first character or a colon).
+#: Both start with what they consume, so they are quick to rule out where ``.`` and ``:`` are
+#: everywhere.
+_DOTTED = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+_COLONED = re.compile(r"[0-9A-Fa-f:]:[0-9A-Fa-f:]")
 
 
 def _ipv4(match: re.Match[str], text: str) -> tuple[int, int] | None:
@@ -203,11 +218,23 @@ DEFAULT_DETECTORS: tuple[PatternDetector, ...] = (
         "US_SSN", "us_ssn", _SSN, _ssn, priority=70, keywords=("-",), prefilter=_SIX_DIGITS
     ),
     PatternDetector(
-        "US_SSN", "us_ssn_labelled", _SSN_LABELLED, _ssn, priority=70, prefilter=_SIX_DIGITS
+        "US_SSN",
+        "us_ssn_labelled",
+        _SSN_LABELLED,
+        _ssn,
+        priority=70,
+        # The label, lower-cased, or one of the letters re matches case-insensitively that
+        # lower() does not turn into the label's (long s, dotless i, dotted capital I).
+        keywords=("ssn", "social security", "\u017f", "\u0131", "i\u0307"),
+        prefilter=_SIX_DIGITS,
     ),
     PatternDetector("UK_NINO", "uk_nino", _NINO, _nino, priority=70, prefilter=_SIX_DIGITS),
-    PatternDetector("IP_ADDRESS", "ipv4", _IPV4, _ipv4, priority=60, keywords=(".",)),
-    PatternDetector("IP_ADDRESS", "ipv6", _IPV6, _ipv6, priority=60, keywords=(":",)),
+    PatternDetector(
+        "IP_ADDRESS", "ipv4", _IPV4, _ipv4, priority=60, keywords=(".",), prefilter=_DOTTED
+    ),
+    PatternDetector(
+        "IP_ADDRESS", "ipv6", _IPV6, _ipv6, priority=60, keywords=(":",), prefilter=_COLONED
+    ),
     PatternDetector(
         "PHONE",
         "phone_international",
@@ -216,7 +243,7 @@ DEFAULT_DETECTORS: tuple[PatternDetector, ...] = (
         priority=55,
         prefilter=_SIX_DIGITS,
     ),
-    PatternDetector("PHONE", "phone_nanp", _NANP, _nanp, priority=50, prefilter=_SIX_DIGITS),
+    PatternDetector("PHONE", "phone_nanp", _NANP, _nanp, priority=50, prefilter=_NANP_CORE),
     PatternDetector("PHONE", "phone_uk", _UK, _uk, priority=50, prefilter=_SIX_DIGITS),
     PatternDetector("PHONE", "phone_fr", _FR, priority=50, prefilter=_SIX_DIGITS),
 )
@@ -237,10 +264,17 @@ def detect(
     wanted = set(types) if types is not None else None
     candidates: list[tuple[int, int, int, Detector]] = []
     chosen: Sequence[Detector] = detectors if detectors is not None else DEFAULT_DETECTORS
+    seen: dict[re.Pattern[str], bool] = {}
     for detector in chosen:
         if wanted is not None and detector.type not in wanted:
             continue
-        for start, end in detector.find(text):
+        if isinstance(detector, PatternDetector):
+            if not detector.may_match(text, seen):
+                continue
+            spans: Iterable[tuple[int, int]] = detector.matches(text)
+        else:
+            spans = detector.find(text)
+        for start, end in spans:
             if end > start:
                 candidates.append((detector.priority, end - start, start, detector))
     if not candidates:
@@ -256,3 +290,53 @@ def detect(
         findings.append(Finding(detector.type, start, end, text[start:end], detector.name))
     findings.sort(key=lambda f: f.start)
     return findings
+
+
+#: Joins the texts of :func:`detect_each`. No default detector can match across it: every
+#: pattern's classes refuse ``\x00`` except a keyed secret's value class, which also refuses
+#: the newlines around it (so a value holding it is one character long, below the six needed),
+#: and a private key's body, whose finding then crosses a join and sends the texts to
+#: :func:`detect` one by one. The newlines and ``\x00`` are outside every lookaround's class and
+#: non-word for ``\b``, so a text's edges look to every pattern as they do alone; and ``\s*``
+#: before an IP address's version words cannot reach past the ``\x00``.
+JOIN = "\n\x00\n"
+
+
+def detect_each(texts: Sequence[str], *, types: Iterable[str] | None = None) -> list[list[Finding]]:
+    """``[detect(text, types=types) for text in texts]`` with the default detectors, in one pass
+    over the texts joined with :data:`JOIN`.
+
+    One pass costs each detector one call and one prefilter search for all the texts instead
+    of one per text (a traced span has dozens of strings); findings are mapped back to their
+    text with offsets relative to it. A finding that crosses a join (an unterminated private
+    key block) falls back to scanning the texts one by one, so the result is always exactly
+    the per-text one.
+    """
+    if not texts:
+        return []
+    wanted = list(types) if types is not None else None
+    joined = JOIN.join(texts)
+    found = detect(joined, types=wanted)
+    result: list[list[Finding]] = [[] for _ in texts]
+    if not found:
+        return result
+    starts: list[int] = []
+    position = 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + len(JOIN)
+    for finding in found:
+        index = bisect_right(starts, finding.start) - 1
+        offset = starts[index]
+        if finding.end > offset + len(texts[index]):
+            return [detect(text, types=wanted) for text in texts]
+        result[index].append(
+            Finding(
+                finding.type,
+                finding.start - offset,
+                finding.end - offset,
+                finding.value,
+                finding.detector,
+            )
+        )
+    return result

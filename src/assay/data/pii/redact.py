@@ -15,10 +15,11 @@ For the runner: call :func:`redact_result` on each :class:`~assay.core.SampleRes
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from assay.core.output import Output
@@ -80,11 +81,18 @@ def redact_text(
     *,
     types: Iterable[str] | None = None,
     detectors: Sequence[Detector] | None = None,
+    findings: list[Finding] | None = None,
 ) -> tuple[str, list[Finding]]:
-    """``text`` with every finding replaced by its placeholder, and the findings."""
+    """``text`` with every finding replaced by its placeholder, and the findings.
+
+    ``findings``: what :func:`detect` (with these ``types`` and ``detectors``) found in
+    ``text`` already, if it was scanned (:func:`~assay.data.pii.detectors.detect_each` scans
+    many texts in one pass); ``text`` is then not scanned again.
+    """
     placeholders = placeholders if placeholders is not None else Placeholders()
     placeholders.reserve(text)
-    findings = detect(text, types=types, detectors=detectors)
+    if findings is None:
+        findings = detect(text, types=types, detectors=detectors)
     if not findings:
         return text, findings
     pieces: list[str] = []
@@ -103,6 +111,12 @@ _SECRET_KEYS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    """Whether ``key`` names a secret (cached: records repeat a few keys many times)."""
+    return _SECRET_KEYS.match(key) is not None
+
+
 class _Walker:
     """Redacts every string inside JSON-like values, with one placeholder table."""
 
@@ -111,10 +125,12 @@ class _Walker:
         placeholders: Placeholders,
         types: Iterable[str] | None,
         detectors: Sequence[Detector] | None,
+        known: Mapping[str, list[Finding]] | None = None,
     ) -> None:
         self.placeholders = placeholders
         self.types = set(types) if types is not None else None
         self.detectors = detectors
+        self.known = known
         self.located: list[tuple[str, Finding]] = []
 
     @property
@@ -123,7 +139,11 @@ class _Walker:
 
     def text(self, value: str, path: str = "$") -> str:
         redacted, found = redact_text(
-            value, self.placeholders, types=self.types, detectors=self.detectors
+            value,
+            self.placeholders,
+            types=self.types,
+            detectors=self.detectors,
+            findings=self.known.get(value) if self.known is not None else None,
         )
         self.located.extend((path, f) for f in found)
         return redacted
@@ -132,7 +152,7 @@ class _Walker:
         if isinstance(value, str):
             if (
                 key is not None
-                and _SECRET_KEYS.match(key)
+                and _secret_key(key)
                 and value.strip()
                 and (self.types is None or "SECRET" in self.types)
                 and not _EXISTING.fullmatch(value.strip())
@@ -160,10 +180,16 @@ def redact_value(
     *,
     types: Iterable[str] | None = None,
     detectors: Sequence[Detector] | None = None,
+    known: Mapping[str, list[Finding]] | None = None,
 ) -> tuple[Any, list[Finding]]:
     """Redact every string inside a JSON-like value (dicts, lists, strings); a string under a
-    key such as ``api_key``, ``password`` or ``authorization`` is replaced whole."""
-    walker = _Walker(placeholders if placeholders is not None else Placeholders(), types, detectors)
+    key such as ``api_key``, ``password`` or ``authorization`` is replaced whole.
+
+    ``known`` maps strings already scanned (with these ``types`` and ``detectors``) to their
+    findings; those are not scanned again, any other string is."""
+    walker = _Walker(
+        placeholders if placeholders is not None else Placeholders(), types, detectors, known
+    )
     return walker.value(value), walker.findings
 
 
