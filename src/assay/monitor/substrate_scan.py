@@ -169,6 +169,22 @@ def _positions(columns: tuple[Any, ...]) -> list[Any]:
     return [literal_column(str(i)) for i in range(1, len(columns) + 1)]
 
 
+def _hourly_groups(kind: Any, rows: Iterable[Any], route: Route | None) -> list[Any]:
+    """``kind`` (:class:`RetrievalGroup` or :class:`DeployGroup`) of each row selected as
+    (two values, hour, [the trace columns when ``route`` is ``None``], min time, count)."""
+    return [
+        kind(
+            r[0],
+            r[1],
+            r[2],
+            _aware(r[-2]),
+            int(r[-1]),
+            tuple(r[3:6]) if route is None else (None, None, None),
+        )
+        for r in rows
+    ]
+
+
 def _project(rows: Iterable[Any], pick: Any) -> list[tuple[str, str, datetime, int]]:
     """(key, value, first, count) per key, value and hour from finer groups; ``pick`` maps a
     group to its (key, value) (None: skip)."""
@@ -289,17 +305,7 @@ def retrieval_groups(
         .group_by(*_positions(columns))
     )
     query = _route_join(query, route, since, until)
-    return [
-        RetrievalGroup(
-            r[0],
-            r[1],
-            r[2],
-            _aware(r[-2]),
-            int(r[-1]),
-            tuple(r[3:6]) if route is None else (None, None, None),
-        )
-        for r in conn.execute(query)
-    ]
+    return _hourly_groups(RetrievalGroup, conn.execute(query), route)
 
 
 def _retrieval_rows(
@@ -342,17 +348,7 @@ def deploy_groups(
         query = query.where(traces.c.route == route.route)
     if route is not None and route.environment is not None:
         query = query.where(traces.c.environment == route.environment)
-    return [
-        DeployGroup(
-            r[0],
-            r[1],
-            r[2],
-            _aware(r[-2]),
-            int(r[-1]),
-            tuple(r[3:6]) if route is None else (None, None, None),
-        )
-        for r in conn.execute(query)
-    ]
+    return _hourly_groups(DeployGroup, conn.execute(query), route)
 
 
 def _deploy_rows(groups: Iterable[DeployGroup]) -> list[tuple[str, str, datetime, int]]:
