@@ -69,3 +69,17 @@ def test_a_get_writes_nothing_and_the_button_drafts_the_rest(store: Store) -> No
     assert 'id="undrafted"' not in html and 'id="draft-total">3<' in html
     again = client.post("/drafts/sync", params={"older_than": "1h"}, follow_redirects=False)
     assert again.headers["location"] == "/drafts?older_than=1h" and n_cases() == 3
+
+
+def test_a_bad_filter_on_the_button_is_refused_before_drafting(store: Store) -> None:
+    """``POST /drafts/sync?older_than=soon`` answers 400 naming the field, and drafts nothing
+    (it used to draft, then redirect to a page that answered 400)."""
+    from sqlalchemy import func, select
+
+    ids = plant(store, *(llm_trace(n) for n in range(2)))
+    record_feedback(store, [thumbs_down(tid) for tid in ids], sync=False)
+    client = TestClient(create_app(store))
+    answer = client.post("/drafts/sync", params={"older_than": "soon"}, follow_redirects=False)
+    assert answer.status_code == 400 and "older_than" in answer.text
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(cases)).scalar_one() == 0

@@ -347,11 +347,14 @@ def trace_pages(store: Store) -> APIRouter:
     def sync_drafts_page(request: Request) -> RedirectResponse:
         """Apply the promotion policy (a draft for every failed trace that has none; it is
         idempotent), then back to ``/drafts`` with its filter (303, so a reload does not
-        POST again)."""
+        POST again). A bad ``older_than`` is refused (400) before anything is written."""
+        from assay.trace.labels import parse_duration
         from assay.trace.promote import sync_drafts
 
-        sync_drafts(store)
         text = request.query_params.get("older_than", "").strip()
+        if text:
+            parse_duration(text, "older_than")
+        sync_drafts(store)
         query = "?" + urllib.parse.urlencode({"older_than": text}) if text else ""
         return RedirectResponse(f"/drafts{query}", status_code=303)
 
