@@ -225,28 +225,51 @@ def usage_pricer(book: PriceBook, manifest: RunManifest) -> UsagePricer:
     requested model; the day it was made; the token details of its raw response), each
     distinct call once: per-call parsing and pricing were a third of ``assay compare`` at
     100,000 results (issue 20)."""
-    from assay.core.prices import _day
+    return _CallPricer(book, {s.name: s.requested_model for s in manifest.subjects})
 
-    requested = {s.name: s.requested_model for s in manifest.subjects}
-    days: dict[Any, Any] = {}
-    prices: dict[tuple[Any, ...], float | None] = {}
 
-    def price(subject: str, model: Any, day: Any, tin: Any, tout: Any, body: Any) -> float | None:
-        name = model or requested.get(subject)
+class _CallPricer:
+    """:func:`usage_pricer`'s pricer (:class:`~assay.store.score_reads.UsagePricer`)."""
+
+    def __init__(self, book: PriceBook, requested: dict[str, str | None]) -> None:
+        self.book = book
+        self.requested = requested
+        self.days: dict[Any, Any] = {}
+        self.prices: dict[tuple[Any, ...], float | None] = {}
+
+    def _days(self, created: Any) -> None:
+        from assay.core.prices import _day
+
+        for value in dict.fromkeys(created).keys() - self.days.keys():
+            at = _time(value)
+            self.days[value] = None if at is None else _day(at)
+
+    def _price(
+        self, subject: str, model: Any, day: Any, tin: Any, tout: Any, body: Any
+    ) -> float | None:
+        name = model or self.requested.get(subject)
         details = token_details(_output(body)) if body else {}
-        priced = book.price(name, tin, tout, details, at=day)
+        priced = self.book.price(name, tin, tout, details, at=day)
         return None if priced is None else priced.total
 
-    def price_calls(calls: list[tuple[Any, ...]]) -> list[float | None]:
-        for created in dict.fromkeys(call[4] for call in calls).keys() - days.keys():
-            at = _time(created)
-            days[created] = None if at is None else _day(at)
+    def __call__(self, calls: list[tuple[Any, ...]]) -> list[float | None]:
+        self._days(call[4] for call in calls)
+        days = self.days
         keys = [(s, m, days[created], tin, tout, b) for s, m, tin, tout, created, b in calls]
-        for key in dict.fromkeys(keys).keys() - prices.keys():
-            prices[key] = price(*key)
-        return list(map(prices.__getitem__, keys))
+        for key in dict.fromkeys(keys).keys() - self.prices.keys():
+            self.prices[key] = self._price(*key)
+        return list(map(self.prices.__getitem__, keys))
 
-    return price_calls
+    def prices_any(self, keys: list[tuple[Any, ...]]) -> bool:
+        """Whether the book has rates for any ``(subject, model, created_at)``: the model (or
+        the subject's requested model) on that day. When it has none, every call of those
+        keys prices to ``None`` (:meth:`PriceBook.price` needs rates), so they need not be
+        read."""
+        self._days(key[2] for key in keys)
+        return any(
+            self.book.rates(model or self.requested.get(subject), at=self.days[created]) is not None
+            for subject, model, created in keys
+        )
 
 
 def _per_sample_costs(store: Store, run_id: str, book: PriceBook) -> dict[str, dict[str, float]]:

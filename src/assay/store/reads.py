@@ -34,19 +34,21 @@ class StoreReads(StoreBase):
 
     def _run_infos(self, conn: Connection, rows: Sequence[Any]) -> list[RunInfo]:
         ids = [row.id for row in rows]
-        counts: dict[str, tuple[int, int]] = {}
+        counts: dict[str, int] = {}
+        errors: dict[str, int] = {}
+        # Two counts, each read from an index alone: all results (any index on run_id), and the
+        # failed ones (the partial index ``ix_results_failed``, whose condition the query
+        # repeats). Counting both in one query read every result's row for ``error``: 0.2 s of
+        # each `get_run` at 100,000 results (issue 20).
         for start in range(0, len(ids), _MAX_IN):
-            query = (
-                select(results_t.c.run_id, func.count(), func.count(results_t.c.error))
-                .where(results_t.c.run_id.in_(ids[start : start + _MAX_IN]))
-                .group_by(results_t.c.run_id)
-            )
-            counts.update((rid, (n, n_err)) for rid, n, n_err in conn.execute(query))
-        infos = []
-        for row in rows:
-            n_results, n_errors = counts.get(row.id, (0, 0))
-            infos.append(run_info_from_row(row, n_results, n_errors))
-        return infos
+            chunk = results_t.c.run_id.in_(ids[start : start + _MAX_IN])
+            query = select(results_t.c.run_id, func.count()).group_by(results_t.c.run_id)
+            counts.update((rid, n) for rid, n in conn.execute(query.where(chunk)))
+            failed = query.where(chunk, results_t.c.error.is_not(None))
+            errors.update((rid, n) for rid, n in conn.execute(failed))
+        return [
+            run_info_from_row(row, counts.get(row.id, 0), errors.get(row.id, 0)) for row in rows
+        ]
 
     def find_runs(self, *, spec_hash: str) -> list[RunInfo]:
         """Runs made from the same spec (same ``spec_hash``), newest first."""
