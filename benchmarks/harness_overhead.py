@@ -25,14 +25,12 @@ the raw loop (``python -c "import asyncio, aiohttp"``) measured in the same run 
 ``--startup-repeats``). Targets, from the issue's absolute figures over its 0.19 s / 35 MB raw
 start-up: help ≤ 1.3×, show ≤ 2.6×, run ≤ 3.2× wall and run ≤ 100 MB peak RSS.
 
-Demo (issue 20, section 3, ``--demo REPEATS``): wall and CPU of ``assay demo`` with and without
-its production chapter, against the 5 s target. Wall follows the machine's load; CPU less so.
+The demo's time (issue 20, section 3) is measured by ``benchmarks/demo_time.py``.
 
     python benchmarks/harness_overhead.py                 # N=2000, RSS check at 1k and 100k
     python benchmarks/harness_overhead.py --rss-large 20000
     python benchmarks/harness_overhead.py --rss-only      # only the RSS check
     python benchmarks/harness_overhead.py --startup-only  # only the start-up ratios
-    python benchmarks/harness_overhead.py --demo 3        # only `assay demo`, median of 3
 
 The last line is the figure: CPU ratio, wall ratio at 50 ms, RSS growth, start-up ratios.
 """
@@ -274,53 +272,6 @@ def startup(repeats: int) -> dict[str, tuple[float, float]]:
 
 STARTUP_TARGETS = {"help": 0.25 / 0.19, "show": 0.5 / 0.19, "run": 0.6 / 0.19}
 
-DEMO_TARGET_S = 5.0  # issue 20, section 3: the whole demo under 5 s
-
-
-def demo(repeats: int) -> dict[str, tuple[float, float]]:
-    """Median wall (s) and CPU (s, user+system of the child) of ``assay demo`` without and with
-    its production chapter, each in a fresh folder and store, with a bytecode cache written by
-    one untimed start. CPU beside wall shows how much of the wall a busy machine added."""
-    figures: dict[str, tuple[float, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
-        variants = {"offline": ["--no-production"], "full": []}
-        for name, extra in variants.items():
-            walls, cpus = [], []
-            for i in range(repeats + 1):
-                folder = Path(tmp) / f"{name}-{i}"
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                start = time.perf_counter()
-                subprocess.run(
-                    [sys.executable, "-m", "assay", "demo", str(folder), *extra],
-                    cwd=tmp,
-                    capture_output=True,
-                    check=True,
-                    env=env,
-                )
-                wall = time.perf_counter() - start
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-                if i:  # the first start writes the bytecode cache
-                    walls.append(wall)
-                    cpus.append(cpu)
-            figures[name] = (statistics.median(walls), statistics.median(cpus))
-    return figures
-
-
-def report_demo(figures: dict[str, tuple[float, float]]) -> str:
-    load = os.getloadavg()[0]
-    parts = []
-    for name, (wall, cpu) in figures.items():
-        print(
-            f"demo {name:7s}: {wall:.1f} s wall, {cpu:.1f} s CPU (target wall <= "
-            f"{DEMO_TARGET_S:.0f} s; load average {load:.1f} on {os.cpu_count()} CPUs)",
-            flush=True,
-        )
-        parts.append(f"demo_{name}_wall_s={wall:.1f} demo_{name}_cpu_s={cpu:.1f}")
-    return " ".join(parts)
-
 
 def report_startup(figures: dict[str, tuple[float, float]]) -> str:
     raw_wall, raw_rss = figures["raw"]
@@ -349,15 +300,9 @@ def main() -> None:
     parser.add_argument("--rss-only", action="store_true", help="Skip the CPU and wall timing.")
     parser.add_argument("--startup-only", action="store_true", help="Only the start-up ratios.")
     parser.add_argument("--startup-repeats", type=int, default=7)
-    parser.add_argument(
-        "--demo", type=int, metavar="REPEATS", help="Only time `assay demo` (issue 20, section 3)."
-    )
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.url, args.rss_child)
-        return
-    if args.demo:
-        print(f"harness_overhead: {report_demo(demo(args.demo))}")
         return
     startup_line = report_startup(startup(args.startup_repeats))
     if args.startup_only:

@@ -15,7 +15,7 @@ from .conftest import SRC
 
 
 def test_demo_runs_end_to_end_and_prints_intervals_per_slice(cli, tmp_path):
-    proc = cli("demo", tmp_path / "demo", "--samples", "240", cwd=tmp_path, check=0)
+    proc = cli("demo", tmp_path / "demo", "--samples", "240", "--production", cwd=tmp_path, check=0)
     out = proc.stdout
     assert "slice=arithmetic" in out and "slice=units" in out and "slice=sequences" in out
     assert "wilson" in out and "[" in out and "%" in out

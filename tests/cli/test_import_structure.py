@@ -115,3 +115,12 @@ def test_show_and_run_skip_the_analysis_stack(one_run: Path, argv: list[str]) ->
     assert not top & set(HEAVY), sorted(top & set(HEAVY))
     # A one-sample run ends before its progress bar would appear, and runs no scorer pool.
     assert not modules & set(DEFERRED), sorted(modules & set(DEFERRED))
+
+
+@pytest.mark.parametrize("argv", [["show", "latest"], ["run", "spec.yaml", "--new"]], ids=" ".join)
+def test_a_small_run_is_summarised_without_numpy(one_run: Path, argv: list[str]) -> None:
+    """A run of at most ``SMALL_RUN_RESULTS`` results is summarised from plain rows when it
+    ends (``tests/store/test_summary_paths.py``: the same numbers as the arrays' path), and
+    ``show`` reads that stored summary: neither imports numpy (about 0.1 s of a start)."""
+    top = {name.split(".")[0] for name in modules_after(argv, one_run)}
+    assert "numpy" not in top

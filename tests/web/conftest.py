@@ -59,7 +59,8 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
 
     folder = tmp_path_factory.mktemp("demo")
     db = str(folder / "assay.db")
-    in_thread(demo, folder / "project", samples=DEMO_SAMPLES, db=db)
+    # With production: the pages of traces, drafts and monitoring need its week of traffic.
+    in_thread(demo, folder / "project", samples=DEMO_SAMPLES, db=db, production=True)
     with Store(db) as store:
         runs = store.list_runs()[::-1]  # oldest first
         v1, v2 = (r.id for r in runs if r.name == "demo-qa")

@@ -179,9 +179,20 @@ def _walk_rows(
     return gathered, members, by_result, judged
 
 
-def _sample_means(lists: list[list[float]]) -> tuple[Any, bool]:
+#: Runs with at most this many results are summarised from plain rows in pure Python: no
+#: numpy import (about a tenth of a second), which a small run's end-of-run summary would
+#: otherwise pay for a few hundred numbers. Larger runs read flat columns into arrays. Both
+#: paths give identical numbers (``tests/store/test_summary_paths.py``).
+SMALL_RUN_RESULTS = 2000
+
+
+def _sample_means(lists: list[list[float]], *, arrays: bool = True) -> tuple[Any, bool]:
     """Each sample's mean over its epochs (a single value as it is, else ``fmean``), and
-    whether every value is 0 or 1 (a rate)."""
+    whether every value is 0 or 1 (a rate). A numpy array, or a list without ``arrays``."""
+    if not arrays:
+        means = [v[0] if len(v) == 1 else fmean(v) for v in lists]
+        rate = all(x == 0.0 or x == 1.0 for v in lists for x in v)
+        return means, rate
     import numpy as np
 
     n = len(lists)
@@ -206,11 +217,19 @@ def _label_codes(
     return of_sample, list(codes)
 
 
-def _slice_groups(sample_ids: list[str], coded: tuple[dict[str, int], list[str]]) -> dict[str, Any]:
-    """Positions of ``sample_ids`` (index arrays) by label, labels in sorted order."""
+def _slice_groups(
+    sample_ids: list[str], coded: tuple[dict[str, int], list[str]], *, arrays: bool = True
+) -> dict[str, Any]:
+    """Positions of ``sample_ids`` by label, labels in sorted order: index arrays, or lists
+    without ``arrays``."""
+    of_sample, labels = coded
+    if not arrays:
+        positions: dict[int, list[int]] = {}
+        for i, sample_id in enumerate(sample_ids):
+            positions.setdefault(of_sample.get(sample_id, 0), []).append(i)
+        return {labels[c]: positions[c] for c in sorted(positions, key=labels.__getitem__)}
     import numpy as np
 
-    of_sample, labels = coded
     codes = np.fromiter(map(of_sample.get, sample_ids, repeat(0)), np.intp, len(sample_ids))
     present = sorted(np.unique(codes).tolist(), key=labels.__getitem__)
     return {labels[code]: np.flatnonzero(codes == code) for code in present}
@@ -236,8 +255,13 @@ def summarise(
     *,
     slices: Sequence[str] | None = None,
     confidence: float = 0.95,
+    arrays: bool | None = None,
 ) -> RunSummary:
-    """:func:`summarise_run` of the run ``info`` and ``manifest`` describe (already read)."""
+    """:func:`summarise_run` of the run ``info`` and ``manifest`` describe (already read).
+
+    ``arrays`` chooses how the scores are gathered: flat columns into numpy arrays (True), or
+    plain rows in pure Python (False); by default arrays above :data:`SMALL_RUN_RESULTS`
+    results. The numbers are the same either way."""
     run_id = info.id
     slice_keys = list(slices if slices is not None else manifest.slices)
     scorer_names = [s.name for s in manifest.scorers]
@@ -245,9 +269,11 @@ def summarise(
     # outputs, no per-row Python step): at 100,000 results, walking rows took most of `assay
     # show`'s seconds (issue 20).
     has_panel = has_panels(manifest)
+    if arrays is None:
+        arrays = info.n_results > SMALL_RUN_RESULTS
     with paused_gc():
         sample_meta = read_sample_labels(store, run_id) if slice_keys else {}
-        if has_panel:
+        if has_panel or not arrays:
             gathered, members, by_result, judged = _walk_rows(store, run_id, scorer_names)
         else:
             gathered = gather_scores(read_score_columns(store, run_id), scorer_names)
@@ -260,7 +286,7 @@ def summarise(
         for scorer in scorer_names:
             key = (subject, scorer)
             per_sample = gathered.values.get(key, {})
-            means, rate = _sample_means(list(per_sample.values()))
+            means, rate = _sample_means(list(per_sample.values()), arrays=arrays)
             n_ungraded = gathered.ungraded.get(key, 0)
             metrics.append(
                 MetricSummary(
@@ -268,9 +294,9 @@ def summarise(
                 )
             )
             for slice_key in slice_keys:
-                groups = _slice_groups(list(per_sample), coded[slice_key])
+                groups = _slice_groups(list(per_sample), coded[slice_key], arrays=arrays)
                 for label, positions in groups.items():
-                    chosen = means[positions]
+                    chosen = means[positions] if arrays else [means[i] for i in positions]
                     metrics.append(
                         MetricSummary(
                             subject,

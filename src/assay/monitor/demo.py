@@ -52,6 +52,35 @@ judges:
 """
 
 
+def _longest_word(texts: list[str]) -> int:
+    return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def alerts_table(report: PassReport, now: datetime) -> Table:
+    """The pass's findings: alert (kind over route), what, and the first candidate in "what
+    changed". At 80 columns the candidate column keeps its longest word whole (a model
+    snapshot such as ``sim:atlas-large@2026-03``, whose date is the finding), and the other
+    columns wrap instead."""
+    rows = []
+    for f in report.findings:
+        first: dict[str, Any] = (f.detail.get("what_changed") or [{}])[0]
+        what = f.title.split(": ", 1)[1].split("; first candidate")[0]
+        where = (f.route or "") + (f" [{f.segment}]" if f.segment else "")
+        rows.append((f"{f.kind}\n{where}", what, str(first.get("description", "—"))))
+    table = Table(title=f"alerts as of {now:%Y-%m-%d %H:%M} UTC (simulated incidents)")
+    table.add_column("alert / route", overflow="fold")
+    table.add_column("what", overflow="fold", ratio=1)
+    table.add_column(
+        "first candidate in 'what changed'",
+        overflow="fold",
+        ratio=1,
+        min_width=min(_longest_word([r[2] for r in rows]), 40),
+    )
+    for alert, what, first in rows:
+        table.add_row(Text(alert), Text(what), Text(first))
+    return table
+
+
 def run_production_demo_monitoring(
     store: Store,
     console: Console,
@@ -83,14 +112,7 @@ def run_production_demo_monitoring(
             )
         )
     report = run_pass(store, monitors, now=now)
-    table = Table(title=f"alerts as of {now:%Y-%m-%d %H:%M} UTC (simulated incidents)")
-    for name in ("kind", "route", "what", "first candidate in 'what changed'"):
-        table.add_column(name)
-    for f in report.findings:
-        first: dict[str, Any] = (f.detail.get("what_changed") or [{}])[0]
-        what = f.title.split(": ", 1)[1].split("; first candidate")[0]
-        where = (f.route or "") + (f" [{f.segment}]" if f.segment else "")
-        table.add_row(f.kind, Text(where), Text(what), Text(first.get("description", "—")))
+    table = alerts_table(report, now)
     console.print(table)
     console.print(
         Text(

@@ -635,6 +635,9 @@ class Runner:
         self.accounting.endpoints = ""
         workers_done.set()
         self._wake.set()
+        # The writer may be holding a batch open for more results (``flush_interval``): none
+        # will come, so end that wait now rather than idle out the interval at every run's end.
+        self._full.set()
         with contextlib.suppress(asyncio.CancelledError):
             await writer  # drains every pending result, then returns
         await self._flush()  # anything left if the writer itself was cancelled
