@@ -32,6 +32,7 @@ def test_from_home_to_a_flipped_sample(live_server, demo_store, browser, screens
     page = context.new_page()
     page.goto(live_server + "/")
     timings = {"home": server_ms(page)}
+    urls = {"home": page.url}
     suggestion = page.locator("#suggested a.pair", has_text="v2 vs v1")
     if suggestion.count():
         screenshot(page, f"ab-{width}-1-home")
@@ -45,6 +46,7 @@ def test_from_home_to_a_flipped_sample(live_server, demo_store, browser, screens
     )
     assert headline.is_visible()
     timings["compare"] = server_ms(page)
+    urls["compare"] = page.url
     assert page.locator("#prompt-diff ins").count() >= 1
     assert page.locator("svg.forest .forest-legend").count() == 2
     # Nothing in the forest plot's label column is cut off at the left edge.
@@ -84,8 +86,16 @@ def test_from_home_to_a_flipped_sample(live_server, demo_store, browser, screens
         assert output.locator(mark).count() >= 1
     assert page.locator("#ab-scores tr[data-kind='fixed']").count() >= 1
     timings["sample"] = server_ms(page)
+    urls["sample"] = page.url
     screenshot(page, f"ab-{width}-5-sample")
-    print(f"server time at {width} px:", {k: f"{v:.0f} ms" for k, v in timings.items()})
+    print(f"server time at {width} px:", {k: f"{v:.1f} ms" for k, v in timings.items()})
+    revisits = {}
+    for name, url in urls.items():  # unchanged store: each page comes from assay.web.page_cache
+        revisit = context.new_page()
+        revisit.goto(url)
+        revisits[name] = server_ms(revisit)
+        revisit.close()
+    print(f"revisited at {width} px:", {k: f"{v:.2f} ms" for k, v in revisits.items()})
     toggle = page.locator("[data-diff-toggle]").first
     if page.locator("script[src='/static/assay.js']").count():
         assert not sides.first.locator("pre.plain-output").is_visible()

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from assay.analyse import ab
 from assay.core import AssayError
 from assay.store import Store
-from assay.web import views
+from assay.web import page_cache, views
 from assay.web.compare_view import _manifest, run_labels
 from assay.web.render import render
 from assay.web.run_memo import MEMO
@@ -311,6 +311,7 @@ def ab_routers(store: Store) -> list[APIRouter]:
         data = ab_sample(store, cmp, options, sample_id)
         labels = run_labels(store, a, b)
         back = query_with(request.query_params)
+        page_cache.cacheable(request)  # path, query and store only
         return HTMLResponse(
             render(
                 "ab_sample.html",

@@ -23,7 +23,7 @@ from assay.analyse import CompareSettings
 from assay.core import AssayError, StoreError
 from assay.store import Store
 from assay.store.run_info import RUN_STATUSES
-from assay.web import browse, planner, sample_views, views
+from assay.web import browse, page_cache, planner, sample_views, views
 from assay.web.ab import ab_routers
 from assay.web.api_docs import api_docs_router
 from assay.web.assurance import assurance_routers
@@ -154,6 +154,7 @@ def create_app(
     redact: bool = True,
     redact_note: str | None = None,
     allowed_hosts: list[str] | None = None,
+    page_cache_bytes: int | None = None,
 ) -> FastAPI:
     """The web app over ``store`` (a :class:`Store`, a URL or path, or ``None`` for the default
     store). With ``token``, every request must carry it (see :class:`TokenGuard`). The app also
@@ -161,7 +162,9 @@ def create_app(
     the first write unless ``redact=False`` (recorded with ``redact_note`` in every batch's
     redaction report). With ``allowed_hosts`` and no token, a request whose ``Host`` is not
     one of them gets a 400 (DNS rebinding: see :mod:`assay.web.auth`). Every response carries
-    :data:`assay.web.auth.SECURITY_HEADERS`."""
+    :data:`assay.web.auth.SECURITY_HEADERS`. The runs list, run, compare and sample pages are
+    kept in memory while the store is unchanged (:mod:`assay.web.page_cache`; at most
+    ``page_cache_bytes``, default ``$ASSAY_PAGE_CACHE_MB`` or 64 MB; 0 turns it off)."""
     if token:
         check_token(token)  # here, not at the first request
     store = store if isinstance(store, Store) else Store(store)
@@ -175,6 +178,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.store = store
+    cache = page_cache.PageCache(store, page_cache_bytes)
+    app.state.page_cache = cache
+    app.router.on_shutdown.append(cache.close)
+    app.add_middleware(page_cache.PageCacheMiddleware, cache=cache)  # innermost: behind the token
     if token:
         app.add_middleware(TokenGuard, token=token)
     app.add_middleware(GZipMiddleware, minimum_size=1000)  # pages of runs and samples: ~5-10x
@@ -427,6 +434,7 @@ def _pages(store: Store) -> APIRouter:
             params.update({k: str(v) for k, v in changes.items()})
             return "/?" + urllib.parse.urlencode(params)
 
+        page_cache.cacheable(request)
         return _html(
             "runs.html",
             title="runs",
@@ -447,6 +455,7 @@ def _pages(store: Store) -> APIRouter:
         samples = sample_views.sample_rows(store, run_id, filters, limit=limit, offset=offset)
         data = views.run_page(store, run_id)
         state = browse.state_pairs(params)
+        page_cache.cacheable(request)
         return _html(
             "run.html",
             title=f"run {run_id}",
@@ -465,6 +474,7 @@ def _pages(store: Store) -> APIRouter:
         run_id = views.resolve_run(store, run)
         params = request.query_params
         data = sample_views.sample_page(store, run_id, sample_id, browse.query_from(params))
+        page_cache.cacheable(request)
         return _html(
             "sample.html",
             title=f"sample {sample_id}",
@@ -535,6 +545,7 @@ def _pages(store: Store) -> APIRouter:
             extra = compare_extras(store, cmp, base)
             options = ab.grid_options(cmp, request.query_params)
             grid = ab.grid_view(store, cmp, options, request.query_params, base)
+        page_cache.cacheable(request)
         return _html(
             "compare.html",
             title=extra["headline"],

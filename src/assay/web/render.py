@@ -59,9 +59,31 @@ def rate_of(metric: dict[str, Any]) -> bool:
     return fmt.is_rate(agg["mean_a"], agg["mean_b"])
 
 
+#: Names a dict has as attributes (``items``, ``get``, ...): for these Jinja's ``x.name``
+#: means the method, so :class:`_PageEnvironment` leaves them to Jinja.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _PageEnvironment(Environment):
+    """Jinja's environment with a faster ``x.name`` on plain dicts, which is what the pages
+    render. Jinja tries ``getattr(x, name)`` first and only then ``x[name]``, so each dict
+    field a template reads costs a raised and caught ``AttributeError`` (two fifths of the
+    runs list's render: 4.9 ms of CPU against 2.9 ms). For a name that is not a dict attribute
+    that ``getattr`` always fails, so looking the key up first returns exactly what Jinja
+    would (and a missing key still falls through to Jinja, which makes it undefined)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @cache
 def environment() -> Environment:
-    env = Environment(
+    env = _PageEnvironment(
         loader=PackageLoader("assay.web", "templates"),
         autoescape=select_autoescape(["html"], default_for_string=True, default=True),
         trim_blocks=True,

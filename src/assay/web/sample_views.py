@@ -218,6 +218,18 @@ def _usage(book: Any, result: SampleResult, requested: str | None, at: Any) -> d
     }
 
 
+def _name_and_start(store: Store, run_id: str) -> tuple[str, Any]:
+    """The run's name and start time (the two columns the page shows; ``Store.get_run`` would
+    also count the run's results)."""
+    from sqlalchemy import select
+
+    from assay.store.tables import runs
+
+    with store.engine.connect() as conn:
+        row = conn.execute(select(runs.c.name, runs.c.started_at).where(runs.c.id == run_id)).one()
+    return row.name, row.started_at
+
+
 def sample_page(
     store: Store, run_id: str, sample_id: str, query: SampleQuery | None = None
 ) -> dict[str, Any]:
@@ -253,15 +265,15 @@ def sample_page(
         )
         data["usage"] = _usage(book, result, requested.get(result.subject), stored_at)
         out_results.append(data)
-    info = store.get_run(run_id)
-    others = [r for r in runs_with_sample(store, info.name, sample_id) if r["id"] != run_id]
+    name, started_at = _name_and_start(store, run_id)
+    others = [r for r in runs_with_sample(store, name, sample_id) if r["id"] != run_id]
     previous = previous_run(store, run_id)
     scorers = [s.name for s in manifest.scorers]
     place = SampleBrowser(store, run_id, subjects, scorers).neighbours(query, sample_id)
     return {
         "run_id": run_id,
-        "run_name": info.name,
-        "started_at": info.started_at.isoformat(),
+        "run_name": name,
+        "started_at": started_at.isoformat(),
         "pass_at": PASS_AT,
         "sample": {
             "id": sample.id,
@@ -285,7 +297,7 @@ def sample_page(
             ),
             "price_sources": book.describe(),
         },
-        "badges": [b.as_dict() for b in judge_badges(store, run_id)],
+        "badges": [b.as_dict() for b in judge_badges(store, run_id, manifest)],
         "neighbours": dataclasses.asdict(place),
         "other_runs": others,
         "previous_run": previous if any(r["id"] == previous for r in others) else None,

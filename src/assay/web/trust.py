@@ -118,10 +118,10 @@ def manifest_badges(manifest: RunManifest, certificates: Sequence[JudgeCertifica
     return [badge_for(j, certificate_for(j, certificates)) for j in manifest.judges]
 
 
-def judge_badges(store: Store, run_id: str) -> list[Badge]:
+def judge_badges(store: Store, run_id: str, manifest: RunManifest | None = None) -> list[Badge]:
     """The certificate badges of the judges that produced run ``run_id``'s judge scores; an
-    empty list for a run without judges."""
-    manifest = store.get_manifest(run_id)
+    empty list for a run without judges (``manifest``: the run's, when the caller has read it)."""
+    manifest = manifest or store.get_manifest(run_id)
     if not manifest.judges:
         return []
     return manifest_badges(manifest, store.list_certificates())

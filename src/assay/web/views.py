@@ -161,7 +161,7 @@ def run_page(store: Store, run_id: str) -> dict[str, Any]:
         pairwise_report(store, run_id).as_dict() if is_pairwise_run(summary.manifest) else None
     )
     data["previous_run"] = previous_run(store, run_id)
-    badges = judge_badges(store, run_id)
+    badges = judge_badges(store, run_id, summary.manifest)
     data["badges"] = [b.as_dict() for b in badges]
     data["pairwise_distrust"] = (
         [b.as_dict() for b in badges if set(b.flags) & PAIRWISE_BIASES] if data["pairwise"] else []
