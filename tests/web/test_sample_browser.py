@@ -256,3 +256,73 @@ def test_sample_page_shows_the_prompt_sent_and_priced_usage(tmp_path):  # type: 
     # Per-epoch outputs, each with its own score.
     assert [r["output"]["text"] for r in data["results"]] == ["quatre", "4"]
     assert page.count('class="card result"') == 2
+
+
+def test_a_graded_judge_passes_at_the_midpoint_of_its_scale(tmp_path):  # type: ignore[no-untyped-def]
+    """A 1–5 judge passes a sample at a mean grade of 3 (the midpoint of its scale), not at
+    0.5, where every grade would pass: in the browser's colours, its pass/fail filter (in SQL)
+    and on the sample page; a pass/fail scorer beside it keeps 0.5."""
+    db = str(tmp_path / "assay.db")
+    ids = ["s1", "s2", "s3", "s4"]
+    grades = {"s1": 1.0, "s2": 2.0, "s3": 3.0, "s4": 5.0}
+    manifest = RunManifest(
+        run_id="run-graded",
+        name="graded",
+        spec_hash="f" * 64,
+        dataset=DatasetManifest(
+            name="d", source="d.jsonl", content_hash="d" * 64, n_samples=4, sample_ids=ids
+        ),
+        subjects=[
+            SubjectManifest(
+                name="m", kind="model", provider="sim", requested_model="sim:x", prompt_hash="p"
+            )
+        ],
+        scorers=[
+            ScorerManifest(name="exact", version="1"),
+            ScorerManifest(name="quality", version="1", kind="judge", config={"scale": 5}),
+        ],
+        epochs=1,
+        seed=1,
+        environment=EnvironmentManifest(
+            assay_version="0", git_sha="abc123", python="3.11", platform="linux"
+        ),
+        started_at=datetime(2025, 3, 1, tzinfo=UTC),
+    )
+    results = [
+        SampleResult(
+            subject="m",
+            sample_id=sid,
+            output=Output(text="x"),
+            scores=[
+                Score(scorer="exact", value=float(sid in ("s1", "s4"))),
+                Score(scorer="quality", value=grades[sid]),
+            ],
+        )
+        for sid in ids
+    ]
+    with Store(db) as store:
+        store.create_run(manifest, [Sample(id=s, input="q", target="a") for s in ids], n_planned=4)
+        store.add_results("run-graded", results)
+    with TestClient(create_app(db)) as client:
+        api = client.get("/api/runs/run-graded/samples").json()
+        assert api["pass_at"] == {"exact": 0.5, "quality": 3.0}
+        verdicts = {r["id"]: r["subjects"][0]["verdicts"] for r in api["rows"]}
+        assert {s: v["quality"] for s, v in verdicts.items()} == {
+            "s1": "fail",
+            "s2": "fail",
+            "s3": "pass",
+            "s4": "pass",
+        }
+        assert {s: v["exact"] for s, v in verdicts.items()} == {
+            "s1": "pass",
+            "s2": "fail",
+            "s3": "fail",
+            "s4": "pass",
+        }
+        passing = client.get("/api/runs/run-graded/samples", params={"f": "quality:pass"})
+        assert sorted(r["id"] for r in passing.json()["rows"]) == ["s3", "s4"]
+        failing = client.get("/runs/run-graded", params={"f": "quality:fail"}).text
+        assert sorted(row_ids(failing)) == ["s1", "s2"]
+        assert 's-fail" data-scorer="quality"' in failing and "quality ≥ 3" in failing
+        page = client.get("/runs/run-graded/samples/s2").text
+        assert '<td class="num score s-fail">2.0</td>' in page

@@ -7,8 +7,10 @@ browser's order are one window query. (Single samples by key: :mod:`assay.store.
 
 Definitions the browser shows, kept next to the SQL that applies them:
 
-* a scorer **passes** a sample when the sample's mean score over its epochs is at least
-  :data:`PASS_AT` (for a subject; with several subjects, any subject), and **fails** otherwise;
+* a scorer **passes** a sample when the sample's mean score over its epochs is at least the
+  midpoint of the scorer's scale (:func:`pass_threshold`: :data:`PASS_AT` = 0.5 for pass/fail
+  and 0–1 scores, 3 for a judge's 1–5 scale; for a subject, with several subjects any
+  subject), and **fails** otherwise;
   results whose call failed and ungraded scores are left out, as every analysis leaves them out;
 * a sample is **flaky** when one scorer's answers for one subject differ across epochs (a spread
   above :data:`FLAKY_TOLERANCE` relative to the mean: the "disagree across epochs" of
@@ -24,7 +26,7 @@ JSON text, ``->`` on both backends, and compared through Python's ``str`` of it,
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +112,33 @@ def spread_is_flaky(values: Sequence[float]) -> bool:
     return max(values) - min(values) > FLAKY_TOLERANCE * (1 + abs(mean))
 
 
-def verdict(values: Sequence[float] | None) -> str | None:
-    """``pass``/``fail`` of a sample's scores over epochs (``None`` without scores)."""
+def pass_threshold(config: Mapping[str, Any] | None) -> float:
+    """The mean score at which a scorer passes a sample: the midpoint of its scale.
+
+    A scorer's ``scale`` is in its manifest config (pointwise judges: ``pass_fail``, ``N`` for
+    1..N, or ``[low, high]``; :mod:`assay.score.judges.pointwise`). Without one, scores are
+    0/1 or within [0, 1] (every built-in scorer), and the midpoint is :data:`PASS_AT`: for a
+    pass/fail scorer, a majority of its epochs. A 1–5 judge passes at 3, not at 0.5, where
+    every grade would pass."""
+    scale = (config or {}).get("scale")
+    if isinstance(scale, bool):
+        return PASS_AT
+    if isinstance(scale, int) and scale >= 2:
+        return (1 + scale) / 2
+    if isinstance(scale, list | tuple) and len(scale) == 2:
+        low, high = scale
+        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in scale)
+        if numbers and low < high:
+            return (float(low) + float(high)) / 2
+    return PASS_AT
+
+
+def verdict(values: Sequence[float] | None, pass_at: float = PASS_AT) -> str | None:
+    """``pass``/``fail`` of a sample's scores over epochs (``None`` without scores): their
+    mean against ``pass_at`` (:func:`pass_threshold` of the scorer)."""
     if not values:
         return None
-    return "pass" if sum(values) / len(values) >= PASS_AT else "fail"
+    return "pass" if sum(values) / len(values) >= pass_at else "fail"
 
 
 def like_pattern(text: str) -> str:
@@ -168,13 +192,19 @@ class SampleBrowser:
     """Queries over the samples of one run, with the run's subjects and scorers."""
 
     def __init__(
-        self, store: Store, run_id: str, subjects: Sequence[str], scorers: Sequence[str] = ()
+        self,
+        store: Store,
+        run_id: str,
+        subjects: Sequence[str],
+        scorers: Sequence[str] = (),
+        pass_at: Mapping[str, float] | None = None,
     ) -> None:
         self.engine = store.engine
         self.dialect = self.engine.dialect.name
         self.run_id = run_id
         self.subjects = list(subjects)
         self.scorers = list(scorers)
+        self.pass_at = dict(pass_at or {})  # scorer -> pass_threshold; PASS_AT if absent
 
     # -- building blocks -----------------------------------------------------------------------
 
@@ -256,8 +286,8 @@ class SampleBrowser:
                 where.append(or_(*options))
 
         for scorer, wanted in query.verdicts:
-            mean = scored.mean(scorer)
-            where.append(scored.holds(mean >= PASS_AT if wanted == "pass" else mean < PASS_AT))
+            mean, at = scored.mean(scorer), self.pass_at.get(scorer, PASS_AT)
+            where.append(scored.holds(mean >= at if wanted == "pass" else mean < at))
         if query.score_min is not None or query.score_max is not None:
             mean = scored.mean(query.scorer or "")
             tests = []

@@ -18,11 +18,11 @@ from assay.store import Store
 from assay.store.sample_lookup import get_sample, runs_with_sample, sample_results
 from assay.store.sample_query import (
     NO_LABEL,
-    PASS_AT,
     SORT_COLUMNS,
     SampleBrowser,
     SampleQuery,
     SubjectCells,
+    pass_threshold,
     verdict,
 )
 from assay.web.views import NotFound, _preview
@@ -73,12 +73,19 @@ def check_query(store: Store, run_id: str, query: SampleQuery) -> RunManifest:
     return manifest
 
 
-def _row_subject(subject: str, cells: SubjectCells | None, scorers: list[str]) -> dict[str, Any]:
-    scores = {s: (cells.scores.get(s) if cells else None) for s in scorers}
+def pass_thresholds(manifest: RunManifest) -> dict[str, float]:
+    """Each scorer's pass threshold, the midpoint of its scale (:func:`pass_threshold`)."""
+    return {s.name: pass_threshold(s.config) for s in manifest.scorers}
+
+
+def _row_subject(
+    subject: str, cells: SubjectCells | None, pass_at: dict[str, float]
+) -> dict[str, Any]:
+    scores = {s: (cells.scores.get(s) if cells else None) for s in pass_at}
     return {
         "subject": subject,
         "scores": scores,
-        "verdicts": {s: verdict(v) for s, v in scores.items()},
+        "verdicts": {s: verdict(v, pass_at[s]) for s, v in scores.items()},
         "error": bool(cells and cells.error),
         "flaky": bool(cells and cells.flaky),
         "output": None if cells is None or cells.output is None else _preview(cells.output),
@@ -96,12 +103,13 @@ def sample_rows(
     subjects = [s.name for s in manifest.subjects]
     if filters.scorer is None and (filters.score_min is not None or filters.score_max is not None):
         filters = dataclasses.replace(filters, scorer=scorers[0] if scorers else "")
-    browser = SampleBrowser(store, run_id, subjects, scorers)
+    pass_at = pass_thresholds(manifest)
+    browser = SampleBrowser(store, run_id, subjects, scorers, pass_at)
     page = browser.page(filters, limit=limit, offset=offset)
     rows = []
     for sample in page.samples:
         cells = page.cells.get(sample.id, {})
-        per_subject = [_row_subject(s, cells.get(s), scorers) for s in subjects]
+        per_subject = [_row_subject(s, cells.get(s), pass_at) for s in subjects]
         rows.append(
             {
                 "id": sample.id,
@@ -136,7 +144,7 @@ def sample_rows(
             "flaky": filters.flaky,
             "sort": filters.sort,
         },
-        "pass_at": PASS_AT,
+        "pass_at": pass_at,
         "total": page.total,
         "offset": offset,
         "limit": limit,
@@ -269,12 +277,13 @@ def sample_page(
     others = [r for r in runs_with_sample(store, name, sample_id) if r["id"] != run_id]
     previous = previous_run(store, run_id)
     scorers = [s.name for s in manifest.scorers]
-    place = SampleBrowser(store, run_id, subjects, scorers).neighbours(query, sample_id)
+    pass_at = pass_thresholds(manifest)
+    place = SampleBrowser(store, run_id, subjects, scorers, pass_at).neighbours(query, sample_id)
     return {
         "run_id": run_id,
         "run_name": name,
         "started_at": started_at.isoformat(),
-        "pass_at": PASS_AT,
+        "pass_at": pass_at,
         "sample": {
             "id": sample.id,
             "input": sample.input_text,
