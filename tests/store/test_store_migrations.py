@@ -17,6 +17,10 @@ from assay.core import StoreError
 from assay.store import Store, migrate
 from assay.store.tables import metadata
 
+#: Every store here is migrated by Alembic, not copied from the session's migrated template
+#: (tests/store/conftest.py): these tests check the migrations themselves.
+MIGRATE_EACH_STORE = True
+
 TABLES = {
     "alembic_version",
     "runs",
@@ -66,6 +70,10 @@ TABLES = {
     # web UI at scale (0009)
     "run_labels",
     "run_summaries",
+    # incremental monitoring passes (0012)
+    "monitor_rollups",
+    "monitor_marks",
+    "monitor_state",
 }
 
 

@@ -54,13 +54,15 @@ def _load(spec: Path) -> Any:
     return load_monitors(spec)
 
 
-def _pass(spec: Path, db: str | None, json_out: bool, at: str | None, deliver: bool) -> int:
+def _pass(
+    spec: Path, db: str | None, json_out: bool, at: str | None, deliver: bool, full: bool = False
+) -> int:
     from assay.monitor.engine import run_pass
 
     monitors = _load(spec)
     store = _store(db)
     try:
-        report = run_pass(store, monitors, now=_time(at, "--at"), deliver_alerts=deliver)
+        report = run_pass(store, monitors, now=_time(at, "--at"), deliver_alerts=deliver, full=full)
     finally:
         store.close()
     if json_out:
@@ -104,6 +106,7 @@ def _print_pass(report: Any) -> None:
             console.print(Text(f"  [{f.severity}] {f.title}"))
     else:
         console.print(Text("healthy: no alert firing", style="green"))
+    console.print(Text(_rollups_text(report.rollups), style="dim"))
     if report.delivery is not None and (report.delivery.failed or report.delivery.pending):
         err_console.print(
             Text(
@@ -111,6 +114,28 @@ def _print_pass(report: Any) -> None:
                 f"(retried next pass), {report.delivery.pending} pending"
             )
         )
+
+
+def _rollups_text(r: dict[str, Any]) -> str:
+    """``incremental pass: 3 windows read, 3,357 reused (substrate: 2 hours read, 190 reused)``."""
+    if not r:
+        return ""
+    how = "incremental pass" if r["incremental"] else "full pass"
+    return (
+        f"{how}: {r['windows_recomputed']:,} windows read, {r['windows_reused']:,} reused "
+        f"(substrate: {r['substrate_hours_recomputed']:,} hours read, "
+        f"{r['substrate_hours_reused']:,} reused)"
+    )
+
+
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        help="Read every window from the trace tables (a cold pass) instead of only the windows "
+        "that changed since the last pass.",
+    ),
+]
 
 
 @monitor_app.command("run")
@@ -126,14 +151,16 @@ def run_cmd(
     no_deliver: Annotated[
         bool, typer.Option("--no-deliver", help="Do not notify the sinks.")
     ] = False,
+    full: FullOption = False,
 ) -> None:
     """One monitoring pass over the latest windows (exit 0 healthy, 1 alerting, 2 config error).
 
-    With --every the pass repeats on that schedule (stop with Ctrl-C); the exit status is the
-    last pass's.
+    After the first pass, a pass reads only the windows whose traces, scores or feedback
+    changed since the last one (--full reads everything). With --every the pass repeats on that
+    schedule (stop with Ctrl-C); the exit status is the last pass's.
     """
     if every is None:
-        raise typer.Exit(_pass(spec, db, json_out, at, not no_deliver))
+        raise typer.Exit(_pass(spec, db, json_out, at, not no_deliver, full))
     from assay.trace.labels import parse_duration
 
     period = parse_duration(every, "--every")
@@ -141,7 +168,7 @@ def run_cmd(
     try:
         while True:
             started = time.monotonic()
-            rc = _pass(spec, db, json_out, at, not no_deliver)
+            rc = _pass(spec, db, json_out, at, not no_deliver, full)
             time.sleep(max(0.0, period.total_seconds() - (time.monotonic() - started)))
     except KeyboardInterrupt:
         raise typer.Exit(rc) from None
@@ -156,9 +183,10 @@ def check_cmd(
     no_deliver: Annotated[
         bool, typer.Option("--no-deliver", help="Do not notify the sinks.")
     ] = False,
+    full: FullOption = False,
 ) -> None:
     """The same pass as `monitor run`, for CI: exit 1 when any alert is firing."""
-    raise typer.Exit(_pass(spec, db, json_out, at, not no_deliver))
+    raise typer.Exit(_pass(spec, db, json_out, at, not no_deliver, full))
 
 
 @monitor_app.command("status")
@@ -210,6 +238,9 @@ def status_cmd(
                 last,
             )
         console.print(table)
+    if status.get("last_pass"):
+        last = status["last_pass"]
+        console.print(Text(f"last pass at {last['at']}: {_rollups_text(last)}"))
     alerts = status["alerts"]
     console.print(Text(f"{len(alerts)} open alert(s)", style="bold red" if alerts else "green"))
     for a in alerts:

@@ -310,9 +310,10 @@ def _final_outputs(
     )
     index = read.index
     last: dict[int, tuple[Any, Any, Any]] = {}
-    # In end-time order per trace, so the last successful call wins.
+    # In end-time order per trace, so the last successful call wins (the span id breaks ties,
+    # so a read of any time range that holds the trace picks the same call).
     for trace_id, output, tokens, reasons in _driver_rows(
-        conn, query.order_by(spans.c.trace_id, spans.c.end_time)
+        conn, query.order_by(spans.c.trace_id, spans.c.end_time, spans.c.span_id)
     ):
         i = index.get(trace_id)
         if i is not None:
@@ -442,6 +443,46 @@ def observe_read(
 ) -> Observations:
     """:func:`observe` for traces already read (several signals share one read; ``shared``
     keeps what one signal read for the next, e.g. the final outputs)."""
+    values = signal_values(conn, read, route, signal, since, until, shared)
+    return observations_of(route, signal, read.ids, read.start, read.segment, values, read.times)
+
+
+def observations_of(
+    route: Route,
+    signal: Signal,
+    ids: np.ndarray,
+    start: np.ndarray,
+    segment: np.ndarray,
+    values: np.ndarray,
+    times: np.ndarray | None = None,
+) -> Observations:
+    """The observations of one signal from per-trace columns in time order (trace ids, start
+    times in epoch microseconds, segments, and the signal's value per trace, NaN for none;
+    ``times``: the start times as datetimes when already made)."""
+    keep = np.flatnonzero(~np.isnan(values))  # missing or NaN: no observation
+    return Observations(
+        route.name,
+        signal,
+        (_datetimes(start[keep]) if times is None else times[keep]).tolist(),
+        values[keep].tolist(),
+        ids[keep].tolist(),
+        segment[keep].tolist(),
+        start[keep] / 1e6,
+    )
+
+
+def signal_values(
+    conn: Connection,
+    read: RouteRead,
+    route: Route,
+    signal: Signal,
+    since: datetime,
+    until: datetime,
+    shared: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """One signal's value for each trace of ``read`` (NaN where the trace has none): a
+    function of the trace alone for every signal but ``outcome_failure`` (see
+    :mod:`assay.monitor.rollups`)."""
     n = len(read)
     # One value per trace of ``read``, NaN where the trace has none.
     values = np.full(n, np.nan)
@@ -501,16 +542,7 @@ def observe_read(
             i = index.get(trace_id)
             if i is not None and value is not None:
                 values[i] = value
-    keep = np.flatnonzero(~np.isnan(values))  # missing or NaN: no observation
-    return Observations(
-        route.name,
-        signal,
-        read.times[keep].tolist(),
-        values[keep].tolist(),
-        read.ids[keep].tolist(),
-        read.segment[keep].tolist(),
-        read.start[keep] / 1e6,
-    )
+    return np.asarray(values, dtype=float)
 
 
 def _scores(

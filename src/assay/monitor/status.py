@@ -11,7 +11,7 @@ from sqlalchemy import select
 from assay.monitor.alerts import list_alerts
 from assay.monitor.spec import SIGNALS
 from assay.store import Store
-from assay.store.tables import monitor_changes, monitor_points
+from assay.store.tables import monitor_changes, monitor_points, monitor_state
 
 
 def _binary(signal: str) -> bool:
@@ -101,7 +101,22 @@ def monitor_status(store: Store, *, route: str | None = None) -> dict[str, Any]:
                 ],
             }
         )
-    return {"routes": out, "alerts": list_alerts(store, status="open", route=route)}
+    return {
+        "routes": out,
+        "alerts": list_alerts(store, status="open", route=route),
+        "last_pass": last_pass(store),
+    }
+
+
+def last_pass(store: Store) -> dict[str, Any] | None:
+    """When the last pass ran, whether it was incremental and the windows it read and reused
+    (:func:`assay.monitor.engine.rollups_summary`)."""
+    with store.engine.connect() as conn:
+        value = conn.execute(
+            select(monitor_state.c.value).where(monitor_state.c.key == "last_pass")
+        ).scalar()
+    summary: dict[str, Any] | None = json.loads(value) if value else None
+    return summary
 
 
 def nearest_change(store: Store, route: str, at: datetime, signal: str) -> dict[str, Any] | None:

@@ -18,12 +18,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -140,6 +142,26 @@ results = Table(
     Column("cached", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("run_id", "subject", "sample_id", "epoch"),
+    # 0011: what show and compare read of a run's results (and the models and days compare
+    # may price), without reading its rows (issue 20; assay.store.score_reads)
+    Index(
+        "ix_results_run_id_covering",
+        "run_id",
+        "subject",
+        "sample_id",
+        "epoch",
+        "id",
+        "error_class",
+        "resolved_model",
+        "created_at",
+    ),
+    # 0011: the results that failed, so that counting a run's errors reads no row either
+    Index(
+        "ix_results_failed",
+        "run_id",
+        sqlite_where=text("error IS NOT NULL"),
+        postgresql_where=text("error IS NOT NULL"),
+    ),
 )
 
 #: The scores of a result, in the order the scorers produced them (``position``).
@@ -161,7 +183,8 @@ scores = Table(
     Column("error", Text, nullable=True),
     Column("metadata_json", Text, nullable=True),
     PrimaryKeyConstraint("result_id", "position"),
-    Index(None, "run_id"),
+    # 0011: covers the scores show and compare read (and every lookup by run_id)
+    Index("ix_scores_run_id_covering", "run_id", "result_id", "position", "scorer", "value"),
 )
 
 #: Model responses by content address (``key``: the hash of provider namespace, model,
@@ -227,6 +250,7 @@ traces = Table(
     Index(None, "session_id"),
     Index(None, "user_id"),
     Index(None, "route", "start_time"),
+    Index(None, "updated_at"),  # migration 0012: the monitor's watermark (assay.monitor.rollups)
 )
 
 #: One row per span, in assay's one model of the GenAI and OpenInference conventions.
@@ -858,4 +882,42 @@ run_summaries = Table(
     Column("summary_json", Text, nullable=False),
     Column("label_json", Text, nullable=True),  # the run's label, see analyse/run_labels.py
     Column("computed_at", UTCDateTime, nullable=False),
+)
+
+
+# --- Incremental monitoring passes (issue 14, migration 0012; see assay.monitor.rollups).
+
+#: One window of a route's per-trace observations (or one hour of the substrate groups), as
+#: computed under the configuration whose hash is ``key``.
+monitor_rollups = Table(
+    "monitor_rollups",
+    metadata,
+    Column("key", String(32), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("key", "window_start"),
+)
+
+#: The trace of every score or feedback row inserted, updated or deleted, written by triggers,
+#: with the database's clock (epoch seconds).
+monitor_marks = Table(
+    "monitor_marks",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Index(None, "at"),
+)
+
+#: The monitor epoch (``key='epoch'``, bumped by triggers on deletes and in-place updates) and
+#: each rollup key's watermark (``rollup:<key>``) and the last pass's summary (``last_pass``).
+monitor_state = Table(
+    "monitor_state",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("value", Text, nullable=True),
 )
