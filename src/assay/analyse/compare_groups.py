@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from statistics import fmean
 from typing import Any
@@ -152,18 +153,112 @@ def _sample_means(lists: list[list[float]]) -> tuple[NDArray[np.float64], NDArra
     return np.fromiter(map(fmean, lists), np.float64, n), counts
 
 
+def _in_order(values: Mapping[str, list[float]], ids: list[str]) -> list[list[float]]:
+    """``values[i]`` for each of ``ids``: the mapping's own order when it is already that
+    (the store gives samples in id order), without a lookup per sample."""
+    return list(values.values()) if list(values) == ids else list(map(values.__getitem__, ids))
+
+
 def _is_binary(values: NDArray[np.float64], counts: NDArray[np.int64]) -> bool:
     """One value per sample, each 0 or 1: a pass/fail metric."""
     return bool((counts == 1).all() and ((values == 0.0) | (values == 1.0)).all())
 
 
-def _cluster_codes(
+_MISSING: Any = object()
+
+
+def _labels_by_object(scores: RunScores) -> bool:
+    """Whether a sample's labels in ``scores`` are a function of its ``sample_meta`` entry
+    alone: :class:`RunScores` itself, or a subclass that keeps its label methods."""
+    kind = type(scores)
+    return all(
+        getattr(kind, name) is getattr(RunScores, name)
+        for name in ("slice_label", "slice_labels", "cluster", "clusters_of", "has_sample")
+    )
+
+
+@dataclass
+class _LabelGroups:
+    """The shared samples grouped by the pair of ``sample_meta`` entries (the objects) they
+    have in runs A and B. The store's reader gives samples with the same metadata and cluster
+    one entry (:func:`~assay.store.score_reads.read_sample_labels`), so at 100,000 samples
+    there are as many groups as distinct labels, and each label is worked out once per group
+    (from one sample of it) rather than once per sample."""
+
+    #: Each shared sample's group.
+    group: NDArray[np.intp]
+    #: One sample of each group (its run A and run B labels are every member's).
+    reps: list[str]
+    #: How many samples each group has.
+    counts: NDArray[np.intp]
+
+
+def _entry_ids(scores: RunScores, shared: list[str]) -> NDArray[np.uint64]:
+    """Each sample's ``sample_meta`` entry as its object id (equal ids: the same object)."""
+    entries = map(scores.sample_meta.get, shared, repeat(_MISSING))
+    return np.fromiter(map(id, entries), np.uint64, len(shared))
+
+
+def _label_groups(
     scores_a: RunScores, scores_b: RunScores, shared: list[str]
+) -> _LabelGroups | None:
+    """:class:`_LabelGroups` of the shared samples; ``None`` when labels are not a function of
+    the entries (a subclass's own label methods), or when nearly every sample has entries of
+    its own (grouping would only add work): then labels are read per sample."""
+    n = len(shared)
+    if n == 0 or not (_labels_by_object(scores_a) and _labels_by_object(scores_b)):
+        return None
+    ids_a, ids_b = _entry_ids(scores_a, shared), _entry_ids(scores_b, shared)
+    order = np.lexsort((ids_b, ids_a))
+    sorted_a, sorted_b = ids_a[order], ids_b[order]
+    new = np.empty(n, bool)
+    new[0] = True
+    np.not_equal(sorted_a[1:], sorted_a[:-1], out=new[1:])
+    new[1:] |= sorted_b[1:] != sorted_b[:-1]
+    starts = np.flatnonzero(new)
+    if starts.size * 2 > n:
+        return None
+    group = np.empty(n, np.intp)
+    group[order] = np.cumsum(new) - 1
+    reps = [shared[k] for k in order[starts].tolist()]
+    return _LabelGroups(group, reps, np.diff(np.append(starts, n)))
+
+
+def _cluster_codes(
+    scores_a: RunScores,
+    scores_b: RunScores,
+    shared: list[str],
+    grouped: _LabelGroups | None = None,
 ) -> NDArray[np.intp] | None:
     """Cluster of each shared sample (run A's label, else run B's; a sample with neither is a
     cluster of its own), as integer codes in the sorted order of the labels, so every
     statistic factorises them as it would the labels, without sorting 100,000 strings per
-    group; ``None`` when no sample has a cluster."""
+    group; ``None`` when no sample has a cluster. With ``grouped``, each group's label is
+    read from one of its samples."""
+    if grouped is not None:
+        per_group = [
+            x if x is not None else scores_b.cluster(r)
+            for r, x in zip(grouped.reps, map(scores_a.cluster, grouped.reps), strict=True)
+        ]
+        if all(c is None for c in per_group):
+            return None
+        unnamed = [k for k, c in enumerate(per_group) if c is None]
+        alone = np.flatnonzero(np.isin(grouped.group, unnamed)).tolist() if unnamed else []
+        named_alone = [f"\x00sample:{shared[j]}".rstrip("\x00") for j in alone]
+        stripped_group = [c.rstrip("\x00") if c is not None else "" for c in per_group]
+        distinct = {x for x, c in zip(stripped_group, per_group, strict=True) if c is not None}
+        code = {x: k for k, x in enumerate(sorted(distinct.union(named_alone)))}
+        group_code = np.array(
+            [
+                code[x] if c is not None else -1
+                for x, c in zip(stripped_group, per_group, strict=True)
+            ],
+            np.intp,
+        )
+        out = group_code[grouped.group]
+        if alone:
+            out[alone] = [code[x] for x in named_alone]
+        return out
     labels_a = scores_a.clusters_of(shared)
     labels_b = scores_b.clusters_of(shared)
     labels = [x if x is not None else y for x, y in zip(labels_a, labels_b, strict=True)]
@@ -178,10 +273,33 @@ def _cluster_codes(
 
 
 def _slice_groups(
-    scores_a: RunScores, scores_b: RunScores, shared: list[str], key: str
+    scores_a: RunScores,
+    scores_b: RunScores,
+    shared: list[str],
+    key: str,
+    grouped: _LabelGroups | None = None,
 ) -> tuple[list[tuple[str | None, str | None, NDArray[np.intp]]], int]:
     """The groups of slice ``key`` (run A's label, else run B's), and how many samples the
-    two runs label differently."""
+    two runs label differently. With ``grouped``, each group's labels are read from one of
+    its samples."""
+    if grouped is not None:
+        reps = grouped.reps
+        labels_a = [scores_a.slice_label(r, key) for r in reps]
+        labels_b = [scores_b.slice_label(r, key) for r in reps]
+        per_group = [x if x != NO_LABEL else y for x, y in zip(labels_a, labels_b, strict=True)]
+        mismatched = sum(
+            int(n)
+            for r, x, y, n in zip(reps, labels_a, labels_b, grouped.counts.tolist(), strict=True)
+            if x != y and scores_a.has_sample(r) and scores_b.has_sample(r)
+        )
+        # A numpy string array's ``==`` (the per-sample path) ignores trailing NULs.
+        stripped = [x.rstrip("\x00") for x in per_group]
+        code = {x: k for k, x in enumerate(dict.fromkeys(stripped))}
+        sample_code = np.array([code[x] for x in stripped], np.intp)[grouped.group]
+        return [
+            (key, value, np.flatnonzero(sample_code == code[value.rstrip("\x00")]))
+            for value in sorted(set(per_group))
+        ], mismatched
     labels_a = scores_a.slice_labels(shared, key)
     labels_b = scores_b.slice_labels(shared, key)
     labels = [x if x != NO_LABEL else y for x, y in zip(labels_a, labels_b, strict=True)]
@@ -217,9 +335,12 @@ def metric_rows(
     vb = scores_b.per_sample(subject_b, scorer)
     # Kept in the order of the mappings (sample id order, from the store), which makes the
     # sorts below linear.
-    shared = sorted([i for i in va if i in vb])
-    only_a = sorted([i for i in va if i not in vb])
-    only_b = sorted([i for i in vb if i not in va])
+    if va.keys() == vb.keys():  # the same samples graded in both runs: nearly always
+        shared, only_a, only_b = sorted(va), [], []
+    else:
+        shared = sorted([i for i in va if i in vb])
+        only_a = sorted([i for i in va if i not in vb])
+        only_b = sorted([i for i in vb if i not in va])
     label = (
         f"{subject_a}/{scorer}" if subject_a == subject_b else f"{subject_a}→{subject_b}/{scorer}"
     )
@@ -233,13 +354,16 @@ def metric_rows(
         return None
     # Per-sample arrays built in one pass each: per-sample Python calls (labels, clusters,
     # means) were most of `assay compare`'s time at 100,000 samples (issue 20).
-    a, epochs_a = _sample_means(list(map(va.__getitem__, shared)))
-    b, epochs_b = _sample_means(list(map(vb.__getitem__, shared)))
+    a, epochs_a = _sample_means(_in_order(va, shared))
+    b, epochs_b = _sample_means(_in_order(vb, shared))
     binary = _is_binary(a, epochs_a) and _is_binary(b, epochs_b)
     memo = {} if memo is None else memo
     samples = tuple(shared)
+    if ("groups", samples) not in memo:
+        memo["groups", samples] = _label_groups(scores_a, scores_b, shared)
+    grouped = memo["groups", samples]
     if ("clusters", samples) not in memo:
-        memo["clusters", samples] = _cluster_codes(scores_a, scores_b, shared)
+        memo["clusters", samples] = _cluster_codes(scores_a, scores_b, shared, grouped)
     clusters = memo["clusters", samples]
     both = np.concatenate([a, b])
     scale = _scale(both)
@@ -248,7 +372,7 @@ def metric_rows(
     ]
     for key in slices:
         if ("slice", key, samples) not in memo:
-            memo["slice", key, samples] = _slice_groups(scores_a, scores_b, shared, key)
+            memo["slice", key, samples] = _slice_groups(scores_a, scores_b, shared, key, grouped)
         found, mismatched = memo["slice", key, samples]
         groups += found
         if mismatched:

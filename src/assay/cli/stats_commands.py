@@ -285,9 +285,6 @@ def compare(
 ) -> None:
     """Paired comparison of two runs joined by sample id: difference, interval, MDE and verdict
     per metric and slice, and how much pairing helped."""
-    from assay.cli.render_margins import margin_view
-    from assay.cli.render_stats import comparison_markdown, comparison_view
-
     if more_runs:
         from assay.cli.rank_commands import rank
 
@@ -329,8 +326,14 @@ def compare(
         data["cost"] = costs
         console.print_json(data=data)
     elif markdown:
+        from assay.cli.render_stats import comparison_markdown
+
         console.out(comparison_markdown(result), highlight=False, end="")
     else:
+        # Imported only for the tables (``--json`` needs neither).
+        from assay.cli.render_margins import margin_view
+        from assay.cli.render_stats import comparison_view
+
         console.print(comparison_view(result))
         if settings.margin is not None:
             console.print(margin_view(result))
