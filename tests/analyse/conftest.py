@@ -119,8 +119,8 @@ def write_run(
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'assay.db'}")
+def store(tmp_path, new_store_db):
+    s = Store(f"sqlite:///{new_store_db(tmp_path / 'assay.db')}")
     yield s
     s.close()
 

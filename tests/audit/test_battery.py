@@ -149,10 +149,10 @@ def test_certificate_is_stored_and_gameable_blocks(audited):
     assert store.get_certificate("sim/gullible").id == stored.id
 
 
-def test_drift_after_a_snapshot_bump_is_flagged(tmp_path):
+def test_drift_after_a_snapshot_bump_is_flagged(tmp_path, new_store_db):
     judges = {"moving": "{noise: 0.3}"}
     spec = world(tmp_path, seed=5, n=150, judges=judges)
-    store = Store(str(tmp_path / "assay.db"))
+    store = Store(new_store_db(tmp_path / "assay.db"))
     try:
         outcome = run(load_eval(spec), db=store)
         runs = [f"{outcome.run_id}:concise"]
@@ -190,7 +190,7 @@ def test_drift_after_a_snapshot_bump_is_flagged(tmp_path):
         store.close()
 
 
-def test_a_clean_judge_is_clean_in_at_least_95_percent_of_seeded_worlds(tmp_path):
+def test_a_clean_judge_is_clean_in_at_least_95_percent_of_seeded_worlds(tmp_path, new_store_db):
     """Issue 6: the battery's checks together (at 99% each) keep a clean judge's certificate
     clean in ≥ 95% of worlds. The worlds are seeded, so the count is reproducible."""
     judges = {"clean": "{noise: 0.5}"}
@@ -200,7 +200,7 @@ def test_a_clean_judge_is_clean_in_at_least_95_percent_of_seeded_worlds(tmp_path
         folder = tmp_path / f"w{seed}"
         folder.mkdir()
         spec = world(folder, seed=seed, n=100, judges=judges)
-        store = Store(str(folder / "assay.db"))
+        store = Store(new_store_db(folder / "assay.db"))
         try:
             outcome = run(load_eval(spec), db=store)
             config = AuditConfig(
@@ -219,14 +219,14 @@ def test_a_clean_judge_is_clean_in_at_least_95_percent_of_seeded_worlds(tmp_path
     assert len(flagged) <= 0.05 * len(seeds), flagged
 
 
-def test_a_panel_gets_its_error_correlation_and_a_certificate_of_its_own(tmp_path):
+def test_a_panel_gets_its_error_correlation_and_a_certificate_of_its_own(tmp_path, new_store_db):
     judges = {
         "p1": "{noise: 1.0, position_bias: 0.5}",
         "p2": "{noise: 1.0, position_bias: 0.5}",
         "p3": "{noise: 1.0, position_bias: 0.5}",
     }
     spec = world(tmp_path, seed=8, n=80, judges=judges)
-    store = Store(str(tmp_path / "assay.db"))
+    store = Store(new_store_db(tmp_path / "assay.db"))
     try:
         outcome = run(load_eval(spec), db=store)
         panel = ["sim/p1", "sim/p2", "sim/p3"]
@@ -297,14 +297,16 @@ def test_self_preference_magnitude_covers_the_planted_value(audited):
 
 
 @pytest.mark.parametrize("seed", [3, 5])
-def test_length_control_inside_the_audit_meets_c2_on_an_equal_quality_pair(tmp_path, seed):
+def test_length_control_inside_the_audit_meets_c2_on_an_equal_quality_pair(
+    tmp_path, new_store_db, seed
+):
     """C2 through the battery (issue 20): two systems of equal ability, one padded with filler
     (always the longer), a judge that likes length. Raw ≈ 0.7; the length-controlled rate must
     be 0.5 ± 0.05 (it was 7.1% when only the padded-copy rows pinned the length term)."""
     spec = world(tmp_path, seed=seed, judges={"demo": JUDGES["lengthy"]}).read_text()
     spec_path = tmp_path / "equal.yaml"
     spec_path.write_text(spec.replace("ability: 0.6, verbosity: 30", "ability: 1.2, verbosity: 30"))
-    with Store(str(tmp_path / "equal.db")) as store:
+    with Store(new_store_db(tmp_path / "equal.db")) as store:
         outcome = run(load_eval(spec_path), db=store)
         config = AuditConfig(
             judge="sim/demo",

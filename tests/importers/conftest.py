@@ -4,7 +4,7 @@ per tool, in the tool's own format (each test says how its file was made)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +17,9 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+def sqlite_store(tmp_path: Path, new_store_db: Callable[[Path], str]) -> Iterator[Store]:
     """A store on a SQLite file only: for the tests of one tool's mapping, whose writes all go
     through the same ``write_run`` that the ``store`` tests check on both backends."""
-    opened = Store(str(tmp_path / "assay.db"))
+    opened = Store(new_store_db(tmp_path / "assay.db"))
     yield opened
     opened.close()

@@ -64,6 +64,24 @@ def _assay(
     )
 
 
+def _assay_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cwd: Path, *args: str
+) -> tuple[int, str]:
+    """``assay ARGS`` in this process, as the CLI's ``main`` (exit code, stderr): no interpreter
+    start and no imports, so it answers within a fraction of a second even on a busy machine."""
+    from assay.cli import main
+
+    monkeypatch.chdir(cwd)
+    for name, value in (("COLUMNS", "200"), ("NO_COLOR", "1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ASSAY_DB", raising=False)
+    monkeypatch.setattr(sys, "argv", ["assay", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    return int(stopped.value.code or 0), capsys.readouterr().err
+
+
 def _wait_for_results(store: Store, proc: subprocess.Popen[bytes], at_least: int) -> None:
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -122,12 +140,16 @@ runpy.run_module("assay", run_name="__main__")
 
 
 def test_a_run_left_running_on_another_host_resumes_once_its_lease_expires(
-    backend, tmp_path: Path
+    backend, tmp_path: Path, monkeypatch, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     _project(tmp_path)
     url = _cli_url(backend)
     store = backend.open()
-    ttl = 12.0  # long enough for the refused `assay run` to start on a busy machine
+    # The child renews its lease every ttl/3, so at the kill the lease has between 2·ttl/3 and
+    # ttl left: 3.3 s or more here, for the refused `assay run` below, which runs in this
+    # process (no interpreter start) and takes well under a second. Once it has been refused,
+    # the test waits out the rest of the lease.
+    ttl = 5.0
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, url],
         cwd=tmp_path,
@@ -147,10 +169,10 @@ def test_a_run_left_running_on_another_host_resumes_once_its_lease_expires(
     assert lease is not None and lease.owner.startswith("another-host:")
     assert run.status == "running"  # this host cannot tell that process is gone
 
-    refused = _assay(tmp_path, "run", "eval.yaml", "--db", url)
-    assert refused.returncode == 2, refused.stderr
-    assert "still running" in refused.stderr and "another-host:" in refused.stderr
-    assert "UTC" in refused.stderr
+    code, err = _assay_here(monkeypatch, capsys, tmp_path, "run", "eval.yaml", "--db", url)
+    assert code == 2, err
+    assert "still running" in err and "another-host:" in err
+    assert "UTC" in err
 
     time.sleep(max(0.0, lease.expires_ms / 1000 - time.time()) + 0.3)
     assert store.get_run(run.id).status == "interrupted"

@@ -15,8 +15,8 @@ from assay.testing import MockOpenAIServer
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "assay.db"))
+def store(tmp_path, new_store_db):
+    s = Store(new_store_db(tmp_path / "assay.db"))
     yield s
     s.close()
 

@@ -8,9 +8,11 @@ from assay.core import Output, Sample
 from assay.data import dataset_from_records
 from assay.run import (
     CallableSubject,
+    CallPolicy,
     Eval,
     HttpSubject,
     PrecomputedSubject,
+    RunOptions,
     eval_from_yaml_text,
     run_async,
 )
@@ -19,8 +21,8 @@ from assay.store import Store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "assay.db"))
+def store(tmp_path, new_store_db):
+    s = Store(new_store_db(tmp_path / "assay.db"))
     yield s
     s.close()
 
@@ -144,10 +146,15 @@ async def test_http_subject_against_a_local_app(store):
     try:
         subject = HttpSubject("app", f"http://127.0.0.1:{port}/answer", output_path="result.text")
         ev = Eval(name="h", dataset=dataset(6), subjects=[subject], scorers=[exact(), includes()])
-        outcome = await run_async(ev, db=store)
+        # The default backoff (base 1 s, full jitter) would sleep ~15 s over the 500's five
+        # retries; the retries are what matters here, not the length of the waits.
+        fast = RunOptions(policy=CallPolicy(backoff_base=0.01, backoff_cap=0.05))
+        outcome = await run_async(ev, db=store, options=fast)
     finally:
         await runner.cleanup()
     assert outcome.n_results == 6 and outcome.error_classes == {"server_error": 1}
+    failed = [r for r in store.iter_results(outcome.run_id) if r.sample_id == "q1"]
+    assert [r.attempts for r in failed] == [CallPolicy().max_retries + 1]
     assert summarise_run(store, outcome.run_id).metric("app", "exact").interval.estimate == 1.0
 
 

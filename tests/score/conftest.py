@@ -4,7 +4,7 @@ from assay.store import Store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "assay.db"))
+def store(tmp_path, new_store_db):
+    s = Store(new_store_db(tmp_path / "assay.db"))
     yield s
     s.close()

@@ -1,5 +1,6 @@
 """Fixtures of the store tests: every test that takes ``store`` or ``backend`` runs twice, on a
-SQLite file and on the local PostgreSQL server (each test in a fresh schema).
+SQLite file and on the local PostgreSQL server (each test in a fresh schema). A test that takes
+``store`` starts at head without running Alembic (``_starts_migrated``).
 
 PostgreSQL is ``$ASSAY_TEST_PG_URL`` or ``postgresql+psycopg://postgres@127.0.0.1:5432/test``.
 When it is unreachable the PostgreSQL half is skipped, unless ``ASSAY_REQUIRE_POSTGRES=1``.
@@ -75,10 +76,89 @@ class Backend:
             store.close()
 
 
+def _starts_migrated(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's database starts at head without running Alembic: when the test takes
+    ``store`` (directly or through another fixture), unless its module sets
+    ``MIGRATE_EACH_STORE = True`` (the migration tests). SQLite: a copy of the session's migrated
+    file (tests/conftest.py); PostgreSQL: its new schema gets the statements Alembic sent once
+    this session (:func:`_replay_migration`). A test that takes only ``backend`` gets an empty
+    database, and its first ``open()`` migrates it.
+
+    (Copying a template *database* on PostgreSQL, ``CREATE DATABASE ... TEMPLATE``, was tried and
+    was no faster on the 2-core CI machine: the copy and the checkpoints it and ``DROP DATABASE``
+    force cost what the DDL does.)"""
+    return "store" in request.fixturenames and not getattr(
+        request.module, "MIGRATE_EACH_STORE", False
+    )
+
+
+#: The statements Alembic sent to bring a new PostgreSQL schema to head, recorded once per
+#: session by :func:`_migration_statements`.
+_MIGRATION: list[tuple[str, Any, bool]] = []
+
+
+def _migration_statements(admin: Any) -> list[tuple[str, Any, bool]]:
+    """Migrate a throwaway schema with Alembic (:func:`assay.store.migrate.upgrade`) once per
+    session, recording every statement it sends (SQLAlchemy's ``before_cursor_execute`` event),
+    then drop the schema. The statements name no schema (the search path chooses it), which
+    is checked, so replaying them in another new schema builds the same tables, indexes,
+    triggers, functions and rows, ``alembic_version`` included."""
+    if _MIGRATION:
+        return _MIGRATION
+    from sqlalchemy import event
+
+    from assay.store.engine import make_engine
+    from assay.store.migrate import HEAD_REVISION, current_revision, upgrade
+
+    schema = f"t_{uuid.uuid4().hex}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    options = {"options": f"-csearch_path={schema}"}
+    engine = make_engine(PG_URL, poolclass=NullPool, connect_args=options)
+    recorded: list[tuple[str, Any, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        recorded.append((statement, parameters, executemany))
+
+    try:
+        event.listen(engine, "before_cursor_execute", record)
+        upgrade(engine)
+        event.remove(engine, "before_cursor_execute", record)
+        assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    named = [s for s, p, _ in recorded if schema in s or schema in repr(p)]
+    assert not named, f"a migration statement names its schema: {named[0]}"
+    _MIGRATION.extend(recorded)
+    return _MIGRATION
+
+
+def _replay_migration(admin: Any, connect_args: dict[str, Any]) -> None:
+    """Bring the new schema of ``connect_args`` to head by replaying the recorded migration in
+    one transaction: the same statements, without Alembic's Python side (loading every script,
+    compiling each DDL construct)."""
+    statements = _migration_statements(admin)
+    engine = create_engine(PG_URL, poolclass=NullPool, connect_args=connect_args)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters, many in statements:
+            (cursor.executemany if many else cursor.execute)(statement, parameters)
+        raw.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
     if request.param == "sqlite":
-        sqlite = Backend("sqlite", f"sqlite:///{tmp_path / 'store' / 'assay.db'}")
+        path = tmp_path / "store" / "assay.db"
+        if _starts_migrated(request):
+            request.getfixturevalue("new_store_db")(path)
+        sqlite = Backend("sqlite", f"sqlite:///{path}")
         yield sqlite
         sqlite.close_all()
         return
@@ -94,6 +174,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     postgres = Backend("postgres", PG_URL, {"options": f"-csearch_path={schema}"})
     try:
+        if _starts_migrated(request):
+            _replay_migration(admin, postgres.connect_args)
         yield postgres
     finally:
         postgres.close_all()

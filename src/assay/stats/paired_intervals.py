@@ -79,6 +79,8 @@ def tango_bounds(
 
     The interval is {Δ₀ : |Z(Δ₀)| ≤ z_{1−α/2}} (:func:`tango_statistic`); Z decreases in Δ₀,
     so each bound is found by bisection (60 halvings of [−1, Δ̂] and [Δ̂, 1]: 1e-18 wide).
+    Both bounds are bisected together, one array of twice the length, so that a single
+    interval costs 60 calls of the statistic rather than 120.
     """
     b = np.atleast_1d(np.asarray(b_only, dtype=float))
     a = np.atleast_1d(np.asarray(a_only, dtype=float))
@@ -87,19 +89,20 @@ def tango_bounds(
     z = _z(confidence)
     est = (b - a) / nn
 
-    def solve(
-        lo: NDArray[np.float64], hi: NDArray[np.float64], target: float
-    ) -> NDArray[np.float64]:
-        lo, hi = lo.copy(), hi.copy()
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            above = tango_statistic(b, a, nn, mid) > target
-            lo = np.where(above, mid, lo)
-            hi = np.where(above, hi, mid)
-        return (lo + hi) / 2
-
-    lower = solve(np.full_like(est, -1.0), est, z)
-    upper = solve(est, np.full_like(est, 1.0), -z)
+    # The lower bound's search in the first half of each array, the upper bound's in the second.
+    b2, a2, n2 = (np.concatenate([v.ravel(), v.ravel()]) for v in (b, a, nn))
+    flat = est.ravel()
+    lo = np.concatenate([np.full_like(flat, -1.0), flat])
+    hi = np.concatenate([flat, np.full_like(flat, 1.0)])
+    target = np.concatenate([np.full_like(flat, z), np.full_like(flat, -z)])
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        above = tango_statistic(b2, a2, n2, mid) > target
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    bounds = (lo + hi) / 2
+    lower = bounds[: flat.size].reshape(est.shape)
+    upper = bounds[flat.size :].reshape(est.shape)
     # An estimate at ±1 (every pair discordant one way) is its own bound on that side.
     lower = np.where(est <= -1 + _TOL, -1.0, lower)
     upper = np.where(est >= 1 - _TOL, 1.0, upper)

@@ -11,9 +11,9 @@ if _HERE not in sys.path:
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, new_store_db):
     from assay.store import Store
 
-    s = Store(f"sqlite:///{tmp_path / 'assay.db'}")
+    s = Store(f"sqlite:///{new_store_db(tmp_path / 'assay.db')}")
     yield s
     s.close()
