@@ -347,8 +347,8 @@ def compare_runs(
     with paused_gc():
         if not with_cost:
             return compare_scores(
-                load_scores(store, run_a),
-                load_scores(store, run_b),
+                load_scores(store, run_a, arrays=True),
+                load_scores(store, run_b, arrays=True),
                 subjects=subjects,
                 scorers=scorers,
                 slices=slices,
@@ -358,10 +358,18 @@ def compare_runs(
         from assay.core.prices import PriceBook
 
         book = PriceBook()
-        loaded = [
-            load_scores(store, run, usage=usage_pricer(book, store.get_manifest(run)))
-            for run in (run_a, run_b)
-        ]
+        loaded = []
+        for run in (run_a, run_b):
+            manifest = store.get_manifest(run)
+            loaded.append(
+                load_scores(
+                    store,
+                    run,
+                    usage=usage_pricer(book, manifest),
+                    manifest=manifest,
+                    arrays=True,
+                )
+            )
         comparison = compare_scores(
             *loaded, subjects=subjects, scorers=scorers, slices=slices, settings=settings
         )

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from assay.analyse.compare_types import DEFAULT_MIN_EFFECT_SHARE, CompareSettings
 from assay.analyse.paired_estimators import estimate_group, margin_verdict
-from assay.analyse.scores import NO_LABEL, RunScores
+from assay.analyse.scores import NO_LABEL, OneScorePerSample, RunScores
 from assay.stats import (
     mcnemar_exact,
     minimum_detectable_effect,
@@ -151,6 +151,23 @@ def _sample_means(lists: list[list[float]]) -> tuple[NDArray[np.float64], NDArra
     if bool((counts == 1).all()):
         return np.fromiter(map(itemgetter(0), lists), np.float64, n), counts
     return np.fromiter(map(fmean, lists), np.float64, n), counts
+
+
+def _same_samples(
+    va: Mapping[str, list[float]], vb: Mapping[str, list[float]]
+) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64]] | None:
+    """The shared samples (sorted) and each run's value of each, straight from the arrays,
+    when both runs have one value per sample (:class:`OneScorePerSample`) for the same
+    samples in sorted order (the store's): what ``sorted`` of the ids and the per-sample means
+    below give, without a Python step per sample. ``None`` otherwise."""
+    if not (isinstance(va, OneScorePerSample) and isinstance(vb, OneScorePerSample)):
+        return None
+    if va.ids is not vb.ids and va.ids != vb.ids:
+        return None
+    shared = sorted(va.ids)
+    if shared != va.ids:
+        return None
+    return shared, va.array.astype(np.float64), vb.array.astype(np.float64)
 
 
 def _in_order(values: Mapping[str, list[float]], ids: list[str]) -> list[list[float]]:
@@ -335,8 +352,13 @@ def metric_rows(
     vb = scores_b.per_sample(subject_b, scorer)
     # Kept in the order of the mappings (sample id order, from the store), which makes the
     # sorts below linear.
-    if va.keys() == vb.keys():  # the same samples graded in both runs: nearly always
-        shared, only_a, only_b = sorted(va), [], []
+    columns = _same_samples(va, vb)
+    only_a: list[str] = []
+    only_b: list[str] = []
+    if columns is not None:  # one value per sample, the same samples in both, in id order
+        shared = columns[0]
+    elif va.keys() == vb.keys():  # the same samples graded in both runs: nearly always
+        shared = sorted(va)
     else:
         shared = sorted([i for i in va if i in vb])
         only_a = sorted([i for i in va if i not in vb])
@@ -354,8 +376,12 @@ def metric_rows(
         return None
     # Per-sample arrays built in one pass each: per-sample Python calls (labels, clusters,
     # means) were most of `assay compare`'s time at 100,000 samples (issue 20).
-    a, epochs_a = _sample_means(_in_order(va, shared))
-    b, epochs_b = _sample_means(_in_order(vb, shared))
+    if columns is not None:
+        a, b = columns[1], columns[2]
+        epochs_a = epochs_b = np.ones(len(shared), np.int64)
+    else:
+        a, epochs_a = _sample_means(_in_order(va, shared))
+        b, epochs_b = _sample_means(_in_order(vb, shared))
     binary = _is_binary(a, epochs_a) and _is_binary(b, epochs_b)
     memo = {} if memo is None else memo
     samples = tuple(shared)

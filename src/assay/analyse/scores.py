@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from assay.core import RunManifest, Sample
 from assay.store import RunInfo, Store
@@ -22,7 +22,42 @@ from assay.store.score_reads import (
     read_score_columns,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
 NO_LABEL = "(none)"
+
+
+class OneScorePerSample(Mapping[str, list[float]]):
+    """Sample id -> ``[value]`` for a metric whose samples each have one value (one epoch:
+    nearly every run), kept as the ids and a float array rather than 100,000 one-element
+    lists (:func:`gather_scores` with ``arrays=True``, what ``assay compare`` reads; issue 20).
+
+    A read-only mapping equal to the dict :func:`gather_scores` builds otherwise: ``ids`` in
+    the store's order (sample id order), ``array[i]`` the value of ``ids[i]``. Each lookup
+    gives a new list."""
+
+    __slots__ = ("_index", "array", "ids")
+
+    def __init__(self, ids: list[str], array: NDArray[np.float64]) -> None:
+        self.ids = ids
+        self.array = array
+        self._index: dict[str, int] | None = None
+
+    def __getitem__(self, sample_id: str) -> list[float]:
+        if self._index is None:
+            self._index = {i: k for k, i in enumerate(self.ids)}
+        return [float(self.array[self._index[sample_id]])]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"OneScorePerSample({dict(self)!r})"
 
 
 @dataclass
@@ -150,6 +185,8 @@ class GatheredScores:
     """A run's graded values and failure counts, as :func:`gather_scores` collects them."""
 
     #: (subject, scorer) -> sample id -> values over epochs (epoch order; sample id order).
+    #: With ``arrays=True`` a metric whose samples have one value each is a read-only
+    #: :class:`OneScorePerSample` (the same mapping) rather than a dict.
     values: dict[tuple[str, str], dict[str, list[float]]]
     #: (subject, scorer) -> results that scorer could not grade (every scorer of a failed call).
     ungraded: dict[tuple[str, str], int]
@@ -176,19 +213,34 @@ def _by_sample(sample_ids: list[str], values: list[float]) -> dict[str, list[flo
     return out
 
 
-def gather_scores(columns: ScoreColumns, scorer_names: list[str]) -> GatheredScores:
+def _one_per_sample(
+    ids: list[str], values: NDArray[np.float64], distinct: bool
+) -> Mapping[str, list[float]]:
+    """:class:`OneScorePerSample` when ``ids`` are ``distinct``, else :func:`_by_sample`'s
+    dict."""
+    if distinct:
+        return OneScorePerSample(ids, values)
+    return _by_sample(ids, values.tolist())
+
+
+def gather_scores(
+    columns: ScoreColumns, scorer_names: list[str], *, arrays: bool = False
+) -> GatheredScores:
     """Group a run's score columns by subject, scorer and sample.
 
     A failed call (a result with an error class) counts as ungraded for every scorer in
     ``scorer_names`` and its scores, if any, are left out; a score without a value counts as
     ungraded for its scorer. The same numbers, in the same order, as walking the rows of
     :meth:`~assay.store.Store.iter_score_rows` one by one, without a Python step per score.
+    With ``arrays``, a metric whose samples have one value each is a
+    :class:`OneScorePerSample` (the same mapping, without a list per sample), and metrics
+    graded on the same results share one list of sample ids.
     """
     import numpy as np
 
     n = columns.n_results
     subjects, sample_ids = columns.subjects, columns.sample_ids
-    failed = np.fromiter((bool(e) for e in columns.error_classes), bool, n)
+    failed = np.fromiter(map(bool, columns.error_classes), bool, n)
     result, scorer = columns.score_result, columns.score_scorer
     kept = ~failed[result] if result.size else np.zeros(0, bool)
     graded = kept & columns.score_graded
@@ -206,15 +258,31 @@ def gather_scores(columns: ScoreColumns, scorer_names: list[str]) -> GatheredSco
         n_scorers = max(len(columns.scorer_names), 1)
         keys = result_subject[result[rows]] * n_scorers + scorer[rows]
         codes, first = np.unique(keys, return_index=True)
+        previous: tuple[Any, list[str], bool] | None = None
         for code in codes[np.argsort(first, kind="stable")]:
             chosen = rows[keys == code]
             metric = (
                 subject_names[int(code) // n_scorers],
                 columns.scorer_names[int(code) % n_scorers],
             )
-            values[metric] = _by_sample(
-                [sample_ids[i] for i in result[chosen].tolist()],
-                columns.score_value[chosen].tolist(),
+            if not arrays:
+                values[metric] = _by_sample(
+                    [sample_ids[i] for i in result[chosen].tolist()],
+                    columns.score_value[chosen].tolist(),
+                )
+                continue
+            of = result[chosen]
+            if previous is not None and np.array_equal(previous[0], of):
+                ids, distinct = previous[1], previous[2]
+            else:
+                ids = [sample_ids[i] for i in of.tolist()]
+                distinct = len(set(ids)) == len(ids)
+                previous = (of, ids, distinct)
+            # A read-only mapping where the annotation says dict: ``arrays`` is compare's
+            # path, which reads these through the mapping interface only.
+            values[metric] = cast(
+                "dict[str, list[float]]",
+                _one_per_sample(ids, columns.score_value[chosen], distinct),
             )
 
     # Failures and ungraded scores are few: walk them in row order.
@@ -256,15 +324,26 @@ def _costs_by_sample(columns: ScoreColumns) -> dict[str, dict[str, float]]:
     return out
 
 
-def load_scores(store: Store, run_id: str, *, usage: UsagePricer | None = None) -> RunScores:
+def load_scores(
+    store: Store,
+    run_id: str,
+    *,
+    usage: UsagePricer | None = None,
+    manifest: RunManifest | None = None,
+    arrays: bool = False,
+) -> RunScores:
     """Read a run's scores from the store (complete or not); with ``usage``, the per-sample
-    cost of its calls too (:attr:`RunScores.costs`), in the same pass."""
+    cost of its calls too (:attr:`RunScores.costs`), in the same pass. ``manifest`` is the
+    run's manifest when the caller has read it already (it is read otherwise); ``arrays``
+    keeps one-value-per-sample metrics as read-only :class:`OneScorePerSample` mappings
+    (:func:`gather_scores`), as ``assay compare`` reads them."""
     info = store.get_run(run_id)
-    manifest = store.get_manifest(run_id)
+    if manifest is None:
+        manifest = store.get_manifest(run_id)
     with paused_gc():
         sample_meta = read_sample_labels(store, run_id)
         columns = read_score_columns(store, run_id, usage=usage)
-        gathered = gather_scores(columns, [s.name for s in manifest.scorers])
+        gathered = gather_scores(columns, [s.name for s in manifest.scorers], arrays=arrays)
         costs = None if usage is None else _costs_by_sample(columns)
     return RunScores(
         info=info,

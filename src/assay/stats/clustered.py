@@ -39,6 +39,18 @@ def _cluster_codes(clusters: ArrayLike, n: int) -> tuple[NDArray[np.intp], int]:
     labels = np.asarray(clusters)
     if labels.shape != (n,):
         raise ValueError(f"need one cluster label per value: {labels.shape[0]} labels for {n}")
+    if labels.dtype.kind in "iu" and n:
+        low, high = int(labels.min()), int(labels.max())
+        if low >= 0 and high < 4 * n:
+            # Small non-negative integers (``assay compare`` passes its clusters as codes in
+            # 0..k-1, a slice's a subset of them): each label's rank among the distinct
+            # labels from a count per value, the inverse ``np.unique`` gives, without a sort.
+            ints = labels.astype(np.intp)
+            present = np.bincount(ints, minlength=high + 1) > 0
+            if bool(present.all()):  # already 0..k-1: the codes are the labels
+                return ints, high + 1
+            rank = np.cumsum(present, dtype=np.intp) - 1
+            return rank[ints], int(rank[-1]) + 1
     if labels.dtype.kind in "iub":
         # Integer labels: a sort-based factorisation without building an object array.
         _, codes = np.unique(labels, return_inverse=True)
