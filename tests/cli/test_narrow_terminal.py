@@ -140,3 +140,37 @@ class _HelpExit:
             and issubclass(kind, (SystemExit, Exception))
             and (getattr(value, "exit_code", getattr(value, "code", 0)) in (0, None))
         )
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_monitor_status_never_cuts_a_signal_or_a_change_time(width: int) -> None:
+    """`assay monitor status` at 80 columns: long signal names and change times wrap instead
+    of ending in "…", and no line is wider than the terminal."""
+    from assay.cli.monitor_commands import route_status_table
+
+    def series(signal: str, segment: str = "", change: bool = False) -> dict[str, object]:
+        changes = [{"direction": "up", "start_time": "2026-03-05T10:35:00+00:00", "worse": True}]
+        return {
+            "signal": signal,
+            "segment": segment,
+            "binary": True,
+            "latest": {"value": 0.5, "low": 0.207, "high": 1.0, "n": 189, "level": 0.25},
+            "changes": changes if change else [],
+        }
+
+    names = ["budget:format_validity", "judge_score:valid-json", "format_validity"]
+    route = {
+        "route": "json-extract",
+        "updated_at": "2026-03-09T00:55:06.023094+00:00",
+        "series": [series(names[0]), series(names[1], "enterprise"), series(names[2], change=True)],
+    }
+    text = _render(route_status_table(route), width)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    columns: dict[int, str] = {}  # each column's text, its folded lines joined
+    for line in text.splitlines():
+        if line.startswith("│"):
+            for k, cell in enumerate(line.split("│")[1:-1]):
+                columns[k] = columns.get(k, "") + re.sub(r"\s", "", cell)
+    assert all(name in columns[0] for name in names), columns[0]
+    assert "(enterprise)" in columns[0] and "up2026-03-0510:35worse" in columns[5]
+    assert "json-extract (updated 2026-03-09 00:55 UTC)" in text

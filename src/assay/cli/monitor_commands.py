@@ -210,34 +210,7 @@ def status_cmd(
         console.print("no monitor pass stored yet (run `assay monitor run --spec monitors.yaml`)")
         return
     for r in status["routes"]:
-        table = Table(title=f"{r['route']} (updated {r['updated_at']})")
-        for name in ("signal", "segment", "latest", "interval", "n", "level", "last change"):
-            table.add_column(name)
-        for s in r["series"]:
-            p = s["latest"]
-            fmt = (lambda v: f"{100 * v:.1f}%") if s["binary"] else (lambda v: f"{v:.4g}")
-            value = "" if p["value"] is None else fmt(p["value"])
-            interval = (
-                "" if p["low"] is None or p["high"] is None else f"{fmt(p['low'])}–{fmt(p['high'])}"
-            )
-            change = s["changes"][-1] if s["changes"] else None
-            last = (
-                ""
-                if change is None
-                else f"{change['direction']} {change['start_time'][:16]}"
-                + (" worse" if change["worse"] else "")
-            )
-            level = "" if p["level"] is None else f"{p['level']:.2f}"
-            table.add_row(
-                Text(s["signal"]),
-                Text(s["segment"] or ""),
-                value,
-                interval,
-                str(p["n"]),
-                level,
-                last,
-            )
-        console.print(table)
+        console.print(route_status_table(r))
     if status.get("last_pass"):
         last = status["last_pass"]
         console.print(Text(f"last pass at {last['at']}: {_rollups_text(last)}"))
@@ -245,6 +218,36 @@ def status_cmd(
     console.print(Text(f"{len(alerts)} open alert(s)", style="bold red" if alerts else "green"))
     for a in alerts:
         console.print(Text(f"  {a['id'][:12]} [{a['status']}] {a['title']}"))
+
+
+def route_status_table(r: dict[str, Any]) -> Table:
+    """One route of ``assay monitor status``: each signal's latest point, interval, level and
+    last change. At 80 columns nothing is cut: long names and times wrap."""
+    updated = str(r["updated_at"])[:16].replace("T", " ")
+    table = Table(title=f"{r['route']} (updated {updated} UTC)")
+    widest = max((len(s["signal"]) for s in r["series"]), default=6)
+    for name in ("signal (segment)", "latest", "interval", "n", "level", "last change"):
+        # a signal's name whole where it fits; names and times wrap, never cut (80 cols)
+        wide = min(widest, 16) if name.startswith("signal") else None
+        table.add_column(name, overflow="fold", min_width=wide)
+    for s in r["series"]:
+        p = s["latest"]
+        fmt = (lambda v: f"{100 * v:.1f}%") if s["binary"] else (lambda v: f"{v:.4g}")
+        value = "" if p["value"] is None else fmt(p["value"])
+        interval = (
+            "" if p["low"] is None or p["high"] is None else f"[{fmt(p['low'])}, {fmt(p['high'])}]"
+        )
+        change = s["changes"][-1] if s["changes"] else None
+        last = (
+            ""
+            if change is None
+            else f"{change['direction']} {change['start_time'][:16].replace('T', ' ')}"
+            + (" worse" if change["worse"] else "")
+        )
+        level = "" if p["level"] is None else f"{p['level']:.2f}"
+        name = Text(s["signal"] + (f"\n({s['segment']})" if s["segment"] else ""))
+        table.add_row(name, value, interval, str(p["n"]), level, last)
+    return table
 
 
 @monitor_app.command("explain")
