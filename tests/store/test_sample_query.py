@@ -178,3 +178,16 @@ def test_single_sample_lookups_by_key(store: Store, build, browser) -> None:  # 
     _run(store, build, "run-c", 20, SAMPLES[3:])
     assert [r["id"] for r in runs_with_sample(store, "arith", "s02")] == ["run-b", "run-a"]
     assert [r["id"] for r in runs_with_sample(store, "arith", "s05")] == ["run-c", "run-b"]
+
+
+def test_other_runs_of_a_sample_show_a_dead_run_as_interrupted(store: Store, build) -> None:  # type: ignore[no-untyped-def]
+    """The sample page's "other runs" table shows the status the runs list shows: a run stored
+    as ``running`` whose lease expired (its process died on another host) is interrupted."""
+    from .test_run_leases import OTHER, _hand_over
+
+    _run(store, build, "run-live", 0, SAMPLES[:2])
+    _run(store, build, "run-dead", 10, SAMPLES[:2])
+    _hand_over(store, "run-dead", OTHER, -1.0)  # expired a second ago, no write since
+    _hand_over(store, "run-live", OTHER, 60.0)
+    shown = {r["id"]: r["status"] for r in runs_with_sample(store, "arith", "s01")}
+    assert shown == {"run-live": "running", "run-dead": "interrupted"}

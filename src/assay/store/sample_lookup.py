@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from assay.core import Sample, SampleResult
 from assay.store import Store, codec
+from assay.store.run_info import effective_status
 from assay.store.tables import results, runs, samples, scores
 
 
@@ -51,9 +52,12 @@ def runs_with_sample(
     store: Store, name: str, sample_id: str, *, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Runs of the eval ``name`` that hold sample ``sample_id``, newest first (id, status,
-    start)."""
+    start). The status is the one the runs list shows: a ``running`` run whose lease expired
+    (its process died) is ``interrupted`` (:func:`assay.store.run_info.effective_status`)."""
+    from assay.store.leases import lease_column
+
     query = (
-        select(runs.c.id, runs.c.status, runs.c.started_at)
+        select(runs.c.id, runs.c.status, runs.c.started_at, lease_column())
         .select_from(runs.join(samples, samples.c.run_id == runs.c.id))
         .where(runs.c.name == name, samples.c.id == sample_id)
         .order_by(runs.c.started_at.desc(), runs.c.id)
@@ -61,6 +65,10 @@ def runs_with_sample(
     )
     with store.engine.connect() as conn:
         return [
-            {"id": r.id, "status": r.status, "started_at": r.started_at.isoformat()}
+            {
+                "id": r.id,
+                "status": effective_status(r.status, r.lease),
+                "started_at": r.started_at.isoformat(),
+            }
             for r in conn.execute(query)
         ]
