@@ -73,7 +73,7 @@ def test_e5_acceptance_vs_correctness_by_cohort(store: Store, tmp_path: Path) ->
     # cohort B accepts 5% of suggestions that are 90% correct; C is calibrated.
     from assay.store.engine import WRITE_OPTION
     from assay.store.tables import trace_scores
-    from assay.trace.ingest import _insert_ignore
+    from assay.trace.ingest import insert_ignore
 
     plan = {
         "A": (np.r_[np.ones(490), np.zeros(10)], np.r_[np.zeros(147), np.ones(353)]),
@@ -106,7 +106,7 @@ def test_e5_acceptance_vs_correctness_by_cohort(store: Store, tmp_path: Path) ->
             )
     record_feedback(store, events, sync=False)
     with store.engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-        _insert_ignore(conn, trace_scores, scores)
+        insert_ignore(conn, trace_scores, scores)
     spec = """
 lookback: 7d
 routes:

@@ -25,7 +25,7 @@ from assay.store import Store
 from assay.store.engine import WRITE_OPTION
 from assay.store.tables import monitor_changes, monitor_points, trace_scores
 from assay.trace.feedback import record_feedback, record_outcomes
-from assay.trace.ingest import _insert_ignore, store_spans
+from assay.trace.ingest import insert_ignore, store_spans
 
 # Not on a window boundary: the first and last windows of the lookback are partial.
 NOW = T0 + timedelta(days=2, minutes=20)
@@ -117,7 +117,7 @@ def _scores(store: Store, trace_ids: list[str], rng: random.Random, tag: str = "
         for t in trace_ids
     ]
     with store.engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-        _insert_ignore(conn, trace_scores, rows)
+        insert_ignore(conn, trace_scores, rows)
 
 
 def _stored(store: Store) -> tuple[list[Any], list[Any]]:

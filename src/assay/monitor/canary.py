@@ -99,7 +99,7 @@ def run_canary(
     module docstring)."""
     from assay.run import RunOptions
     from assay.run import run as run_eval
-    from assay.trace.ingest import _insert_ignore, store_spans
+    from assay.trace.ingest import insert_ignore, store_spans
 
     at = (now or datetime.now(UTC)).astimezone(UTC)
     ev = canary_eval(monitors, canary)
@@ -149,7 +149,7 @@ def run_canary(
     if score_rows:
         writer = store.engine.execution_options(**{WRITE_OPTION: True})
         with writer.begin() as conn:
-            _insert_ignore(conn, trace_scores, score_rows)
+            insert_ignore(conn, trace_scores, score_rows)
     return CanaryReport(
         canary=canary.name,
         at=at,

@@ -296,7 +296,7 @@ def save_series(
     """Replace the stored points and change points of ``route``'s series over the lookback;
     each objective's budget remaining is stored as the series ``budget:<signal>``."""
     from assay.core import content_hash
-    from assay.trace.ingest import _insert_ignore
+    from assay.trace.ingest import insert_ignore
 
     seconds = int(window.total_seconds())
     writer = store.engine.execution_options(**{WRITE_OPTION: True})
@@ -348,7 +348,7 @@ def save_series(
             )
         # One driver executemany (the rows were just deleted: nothing conflicts), without
         # SQLAlchemy's per-value bind processing: ~20,000 points a pass for 120 series.
-        _insert_ignore(conn, monitor_points, rows)
+        insert_ignore(conn, monitor_points, rows)
         changes = [
             {
                 "id": content_hash(

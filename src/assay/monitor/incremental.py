@@ -9,7 +9,7 @@ back as a :class:`Fresh` for the pass to write in its own thread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -144,46 +144,43 @@ def _split_scan(scan: SubstrateScan) -> dict[int, SubstrateScan]:
     return out
 
 
+def _fields(cls: Any) -> list[str]:
+    """A group type's fields in order (a dataclass's, or a named tuple's)."""
+    return list(cls._fields) if hasattr(cls, "_fields") else [f.name for f in fields(cls)]
+
+
+#: The group fields held as tuples (JSON gives them back as lists).
+_TUPLES = frozenset({"attributes", "trace"})
+
+
 def _scan_bytes(scan: SubstrateScan) -> bytes:
     def row(g: Any) -> list[Any]:
-        values = list(g.__dict__.values()) if isinstance(g, SpanGroup) else list(g)
+        values = (getattr(g, name) for name in _fields(type(g)))
         return [micros(v) if isinstance(v, datetime) else v for v in values]
 
     return orjson.dumps(
-        [
-            [row(g) for g in scan.spans],
-            [row(g) for g in scan.retrievals],
-            [row(g) for g in scan.deploys],
-        ]
+        [[row(g) for g in part] for part in (scan.spans, scan.retrievals, scan.deploys)]
     )
 
 
 def _scan_from(data: bytes) -> SubstrateScan:
+    """:func:`_scan_bytes` read back: each group rebuilt field by field, ``first`` a datetime
+    again and the tuple fields tuples."""
     from assay.monitor.rollups import from_micros
 
-    spans, found, deploys = orjson.loads(data)
-    return SubstrateScan(
-        [
-            SpanGroup(
-                kind=r[0],
-                ok=r[1],
-                requested=r[2],
-                resolved=r[3],
-                fingerprint=r[4],
-                max_tokens=r[5],
-                attributes=tuple(r[6]),
-                content_key=r[7],
-                content=r[8],
-                hour=r[9],
-                first=from_micros(r[10]),
-                count=r[11],
-                trace=tuple(r[12]),
-            )
-            for r in spans
-        ],
-        [RetrievalGroup(r[0], r[1], r[2], from_micros(r[3]), r[4], tuple(r[5])) for r in found],
-        [DeployGroup(r[0], r[1], r[2], from_micros(r[3]), r[4], tuple(r[5])) for r in deploys],
+    def group(cls: Any, row: list[Any]) -> Any:
+        values = {
+            name: from_micros(v) if name == "first" else tuple(v) if name in _TUPLES else v
+            for name, v in zip(_fields(cls), row, strict=True)
+        }
+        return cls(**values)
+
+    rows = orjson.loads(data)
+    kinds = (SpanGroup, RetrievalGroup, DeployGroup)
+    spans, found, deploys = (
+        [group(cls, r) for r in part] for cls, part in zip(kinds, rows, strict=True)
     )
+    return SubstrateScan(spans, found, deploys)
 
 
 def scan_planned(store: Store, plan: Plan) -> tuple[SubstrateScan, Fresh]:

@@ -438,12 +438,12 @@ def judge_traffic(
                         "created_at": created,
                     }
                 )
-        from assay.trace.ingest import _insert_ignore
+        from assay.trace.ingest import insert_ignore
 
         writer = store.engine.execution_options(**{WRITE_OPTION: True})
         with writer.begin() as conn:
-            _insert_ignore(conn, trace_scores, score_rows)
-            _insert_ignore(conn, online_judgements, link_rows)
+            insert_ignore(conn, trace_scores, score_rows)
+            insert_ignore(conn, online_judgements, link_rows)
     return reports
 
 

@@ -311,7 +311,7 @@ def record_events(
     store: Store, events: Iterable[SubstrateEvent], *, now: datetime | None = None
 ) -> int:
     """Store events not stored yet; returns how many were new."""
-    from assay.trace.ingest import _insert_ignore
+    from assay.trace.ingest import insert_ignore
 
     now = now or datetime.now(UTC)
     rows = {
@@ -345,7 +345,7 @@ def record_events(
                 )
             )
         fresh = [row for key, row in rows.items() if key not in known]
-        _insert_ignore(conn, substrate_events, fresh)
+        insert_ignore(conn, substrate_events, fresh)
     return len(fresh)
 
 
@@ -433,11 +433,11 @@ def record_embedding_probe(
                 "probe",
                 f"min cosine {min_cos:.4f} < {threshold}",
             )
-    from assay.trace.ingest import _insert_ignore
+    from assay.trace.ingest import insert_ignore
 
     writer = store.engine.execution_options(**{WRITE_OPTION: True})
     with writer.begin() as conn:
-        _insert_ignore(
+        insert_ignore(
             conn,
             embedding_probes,
             [

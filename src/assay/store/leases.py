@@ -99,12 +99,17 @@ class RunLease:
     def expires_at(self) -> datetime:
         return datetime.fromtimestamp(self.expires_ms / 1000, UTC)
 
+    @property
+    def host(self) -> str:
+        """The host of the owner (``host:pid:token``, :func:`this_owner`)."""
+        return self.owner.rpartition(":")[0].rpartition(":")[0]
+
     def live(self, now_ms: int | None = None) -> bool:
         """Whether the lease still holds: not expired, and (on its own host) its process lives."""
         if self.expires_ms <= (now_ms if now_ms is not None else _now_ms()):
             return False
-        host, _, pid = self.owner.rpartition(":")[0].rpartition(":")
-        local = host == socket.gethostname() and pid.isdigit()
+        pid = self.owner.rpartition(":")[0].rpartition(":")[2]
+        local = self.host == socket.gethostname() and pid.isdigit()
         return not local or _pid_alive(int(pid))
 
     def describe(self) -> str:

@@ -52,7 +52,7 @@ from assay.store.engine import WRITE_OPTION
 from assay.store.tables import feedback as feedback_t
 from assay.store.tables import outcomes as outcomes_t
 from assay.store.tables import traces as traces_t
-from assay.trace.ingest import _insert_ignore, _known_placeholders, redaction_key
+from assay.trace.ingest import _known_placeholders, insert_ignore, redaction_key
 from assay.trace.redact import TracePlaceholders, pseudonym
 
 FeedbackKind = Literal["thumbs", "score", "correction", "label"]
@@ -468,10 +468,10 @@ def _write(
             )
             existing = _existing_ids(conn, table, [r["id"] for r in rows])
             fresh = [r for r in rows if r["id"] not in existing]
-            _insert_ignore(conn, table, fresh)
+            insert_ignore(conn, table, fresh)
             from assay.store.tables import trace_placeholders
 
-            _insert_ignore(conn, trace_placeholders, redactor.new_placeholders())
+            insert_ignore(conn, trace_placeholders, redactor.new_placeholders())
     except AssayError:
         raise
     except Exception as error:  # a database error: say which store and what

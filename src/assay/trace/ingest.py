@@ -90,7 +90,7 @@ def redaction_key(store: Store) -> bytes:
             select(store_settings.c.value).where(store_settings.c.key == _KEY_SETTING)
         ).first()
         if row is None:
-            _insert_ignore(
+            insert_ignore(
                 conn, store_settings, [{"key": _KEY_SETTING, "value": secrets.token_hex(32)}]
             )
             row = conn.execute(
@@ -101,7 +101,7 @@ def redaction_key(store: Store) -> bytes:
     return key
 
 
-def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+def insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     """``INSERT … ON CONFLICT DO NOTHING`` of ``rows`` as one driver ``executemany``.
 
     Timestamps are converted as the column type would (naive UTC text on SQLite).
@@ -406,21 +406,21 @@ def store_spans(
                 span.cost = _price_span(price, span)
                 if span.cost is not None:
                     priced.add(id(span))
-        _insert_ignore(
+        insert_ignore(
             conn,
             spans_t,
             [_span_row(s, "priced" if id(s) in priced else "reported") for s in fresh],
         )
         _insert_children(conn, fresh, [e for e in events if e.name == EVALUATION_EVENT])
         kept = [e for e in all_events if e.name != EVALUATION_EVENT]
-        _insert_ignore(conn, _table("span_events"), [_event_row(e) for e in kept])
+        insert_ignore(conn, _table("span_events"), [_event_row(e) for e in kept])
         trace_rows = _trace_rows(fresh, now, redact)
         _upsert_traces(conn, trace_rows)
         # Placeholder numbers: ON CONFLICT DO NOTHING; a concurrent receiver that numbered the
         # same value first wins on its next batch (the unique number constraint keeps two
         # values of one trace from sharing a number).
-        _insert_ignore(conn, trace_placeholders, placeholder_rows)
-        _insert_ignore(
+        insert_ignore(conn, trace_placeholders, placeholder_rows)
+        insert_ignore(
             conn,
             redaction_reports,
             [
@@ -520,9 +520,9 @@ def _insert_children(
                     "created_at": now,
                 }
             )
-    _insert_ignore(conn, retrievals, docs)
-    _insert_ignore(conn, tool_calls, calls)
-    _insert_ignore(conn, trace_scores, scores)
+    insert_ignore(conn, retrievals, docs)
+    insert_ignore(conn, tool_calls, calls)
+    insert_ignore(conn, trace_scores, scores)
 
 
 _PRICES: list[Any] = []

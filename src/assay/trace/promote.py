@@ -43,7 +43,7 @@ from assay.core import AssayError, DatasetError, StoreError, content_hash
 from assay.store import Store
 from assay.store.engine import WRITE_OPTION
 from assay.store.tables import cases
-from assay.trace.ingest import _insert_ignore
+from assay.trace.ingest import insert_ignore
 from assay.trace.labels import DEFAULT_WINDOW, TraceVerdict, failed_traces, trace_verdicts
 from assay.trace.material import SampleInput, TraceMaterial, trace_material
 
@@ -314,7 +314,7 @@ def sync_drafts(
             for r in conn.execute(select(cases.c.id).where(cases.c.id.in_([d.id for d in drafts])))
         }
         fresh = [d for d in drafts if d.id not in existing]
-        _insert_ignore(conn, cases, [_case_row(d) for d in fresh])
+        insert_ignore(conn, cases, [_case_row(d) for d in fresh])
     return [d.id for d in fresh]
 
 
@@ -519,7 +519,7 @@ def promote(
             values = _case_row(case)
             conn.execute(update(cases).where(cases.c.id == case.id).values(**values))
         else:
-            _insert_ignore(conn, cases, [_case_row(case)])
+            insert_ignore(conn, cases, [_case_row(case)])
         appended = _append_case(path, case)  # inside the transaction: a failed write undoes it
     return Promotion(case, created=draft is None, appended=appended)
 

@@ -197,8 +197,7 @@ def lease_deadline(store: Store, since: float) -> float | None:
         held = RunLease.parse(value)
         if held is None or held.expires_ms <= since_ms:
             continue  # interrupted until someone writes a new lease
-        owner_host = held.owner.rpartition(":")[0].rpartition(":")[0]
-        if owner_host == host:
+        if held.host == host:
             return None
         deadline = min(deadline, held.expires_ms / 1000)
     return deadline
