@@ -31,6 +31,11 @@ The demo's time (issue 20, section 3) is measured by ``benchmarks/demo_time.py``
     python benchmarks/harness_overhead.py --rss-large 20000
     python benchmarks/harness_overhead.py --rss-only      # only the RSS check
     python benchmarks/harness_overhead.py --startup-only  # only the start-up ratios
+    python benchmarks/harness_overhead.py --cpu-only      # only the per-sample CPU and wall
+
+Each repetition's CPU and wall ratio is taken against the floor measured just before it, and
+the figure is the median of those ratios: the machine's speed drifts by tens of percent within
+a minute, which adjacent pairs share.
 
 The last line is the figure: CPU ratio, wall ratio at 50 ms, RSS growth, start-up ratios.
 """
@@ -300,11 +305,14 @@ def main() -> None:
     parser.add_argument("--rss-only", action="store_true", help="Skip the CPU and wall timing.")
     parser.add_argument("--startup-only", action="store_true", help="Only the start-up ratios.")
     parser.add_argument("--startup-repeats", type=int, default=7)
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="Only the per-sample CPU and wall ratios."
+    )
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.url, args.rss_child)
         return
-    startup_line = report_startup(startup(args.startup_repeats))
+    startup_line = "" if args.cpu_only else report_startup(startup(args.startup_repeats))
     if args.startup_only:
         print(f"harness_overhead: {startup_line}")
         return
@@ -333,19 +341,35 @@ def main() -> None:
         a_cpu = statistics.median(c for c, _ in ours) / args.n * 1000
         f_wall = statistics.median(w for _, w in floor)
         a_wall = statistics.median(w for _, w in ours)
+        # Each repetition's ratio is taken against the floor measured just before it: the
+        # machine's speed drifts by tens of percent over a minute (a shared virtual host), and
+        # adjacent pairs see the same speed. The figure is the median of those ratios.
+        pair_cpu = [a[0] / f[0] for f, a in zip(floor, ours, strict=True)]
+        pair_wall = [a[1] / f[1] for f, a in zip(floor, ours, strict=True)]
         results[latency] = {
             "floor_cpu": f_cpu,
             "assay_cpu": a_cpu,
             "floor_wall": f_wall,
             "assay_wall": a_wall,
+            "cpu_ratio": statistics.median(pair_cpu),
+            "wall_ratio": statistics.median(pair_wall),
         }
         print(
             f"latency {latency:>4.0f} ms  N={args.n}  CPU/sample: floor {f_cpu:.3f} ms, "
-            f"assay {a_cpu:.3f} ms (x{a_cpu / f_cpu:.2f})  wall: floor {f_wall:.2f} s, "
-            f"assay {a_wall:.2f} s (x{a_wall / f_wall:.2f})",
+            f"assay {a_cpu:.3f} ms (x{statistics.median(pair_cpu):.2f}, pairs "
+            f"{' '.join(f'{r:.2f}' for r in pair_cpu)})  wall: floor {f_wall:.2f} s, "
+            f"assay {a_wall:.2f} s (x{statistics.median(pair_wall):.2f})",
             flush=True,
         )
 
+    if args.cpu_only:
+        cpu_ratio = max(r["cpu_ratio"] for r in results.values())
+        print(
+            f"harness_overhead: cpu_ratio_to_floor={cpu_ratio:.2f} (targets: <= 3, issue 3; "
+            f"<= 2, issue 20) wall_ratio_at_50ms={results[50.0]['wall_ratio']:.2f} "
+            "(target <= 1.25)"
+        )
+        return
     proc, url = start_mock(0.0)
     try:
         small = peak_rss(url, args.rss_small)
@@ -384,15 +408,16 @@ def main() -> None:
             f"dataset_rss_mb={dataset_mb:.0f} {startup_line}"
         )
         return
-    cpu_ratio = max(r["assay_cpu"] / r["floor_cpu"] for r in results.values())
+    cpu_ratio = max(r["cpu_ratio"] for r in results.values())
     worst_cpu = max(r["assay_cpu"] for r in results.values())
-    wall_ratio = results[50.0]["assay_wall"] / results[50.0]["floor_wall"]
+    wall_ratio = results[50.0]["wall_ratio"]
     print(
         f"{inspect_note} {INSPECT_CPU_MS:.0f} ms CPU/sample: assay is "
         f"{INSPECT_CPU_MS / worst_cpu:.0f}x lower (target >= 10x)"
     )
     print(
-        f"harness_overhead: cpu_ratio_to_floor={cpu_ratio:.2f} (target <= 3) "
+        f"harness_overhead: cpu_ratio_to_floor={cpu_ratio:.2f} (targets: <= 3, issue 3; "
+        f"<= 2, issue 20) "
         f"wall_ratio_at_50ms={wall_ratio:.2f} (target <= 1.25) rss_growth_mb={growth:.0f} "
         f"(target < 100) dataset_rss_mb={dataset_mb:.0f} "
         f"inspect_cpu_ratio={INSPECT_CPU_MS / worst_cpu:.0f}x {startup_line}"
