@@ -40,7 +40,8 @@ def test_a_changed_judge_withholds_improved_and_says_so_first(store):  # type: i
     assert by_scorer["quality"].aggregate.verdict == "improved"  # the figures are still shown
     assert by_scorer["exact"].verdict != JUDGE_CHANGED  # exact match had no judge
     assert comparison.verdict == JUDGE_CHANGED
-    assert comparison.warnings[0].startswith("judge_changed:")
+    assert comparison.warnings[0].startswith("judge_changed: judge 'quality'")
+    assert comparison.warnings[0].count("judge_changed") == 1  # the flag is said once
     assert "--migration-note" in comparison.warnings[0]
     assert comparison.to_dict()["judge_changes"][0]["judge"] == "quality"
     console = Console(width=100, file=io.StringIO(), color_system=None)

@@ -174,3 +174,85 @@ def test_monitor_status_never_cuts_a_signal_or_a_change_time(width: int) -> None
     assert all(name in columns[0] for name in names), columns[0]
     assert "(enterprise)" in columns[0] and "up2026-03-0510:35worse" in columns[5]
     assert "json-extract (updated 2026-03-09 00:55 UTC)" in text
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_show_intervals_never_cuts_a_group_or_a_header(runs, width: int) -> None:  # type: ignore[no-untyped-def]
+    """`assay show --intervals`: slice names whole (they were `slice=ari…` at 80), and with
+    epochs the four epoch columns in a table of their own rather than twelve columns in 80."""
+    from assay.analyse.precision import run_precision
+    from assay.cli.render_stats import precision_tables
+
+    store, run_a, _ = runs
+    text = _render(precision_tables(run_precision(store, run_a, n_resamples=200)), width)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    for name in ("slice=arithmetic", "slice=sequences", "slice=unit-conversions", "clustered"):
+        assert name in text
+    ids = [f"e{i:02d}" for i in range(40)]
+    epochs = {i: [1.0, 1.0, float(k % 5 != 0)] for k, i in enumerate(ids)}  # near 100%
+    run = write_run(store, f"20260105-130000-c{width:05d}", {("assistant", "exact"): epochs})
+    text = _render(precision_tables(run_precision(store, run, n_resamples=200)), width)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    assert "bootstrap BCa" in " ".join(text.split()) and "between var" in text
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_audit_list_never_cuts_a_certificate_id(width: int) -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from assay.cli.audit_commands import certificates_table
+
+    created = datetime(2026, 12, 5, 2, 42, tzinfo=UTC)
+    certificates = [
+        SimpleNamespace(
+            id="cert-20261205-024224-ee1969",
+            judge="sim/demo-judge",
+            model="demo-judge",
+            created_at=created,
+            status="position_bias, length_bias, gameable",
+        ),
+        SimpleNamespace(
+            id="cert-20261205-024722-10337a",
+            judge="openai/gpt-4o-mini",
+            model="gpt-4o-mini-2024-07-18",
+            created_at=created,
+            status="self_preference",
+        ),
+    ]
+    text = _render(certificates_table(certificates), width)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    lines = text.splitlines()
+    assert any(line.startswith("cert-20261205-024224-ee1969  sim/demo-judge ") for line in lines)
+    assert "openai/gpt-4o-mini" in text.split()
+    if width >= 100:  # at 80 columns the model, the date and the status wrap
+        assert "openai/gpt-4o-mini (gpt-4o-mini-2024-07-18)" in text  # the model, when it differs
+        assert "self_preference" in text.split()
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_lint_never_cuts_a_row_location(width: int, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`assay data lint --spec` reads the dataset by its absolute path: its file:line was cut
+    to `(/tmp/…/assay-d…` at 80 columns. Inside the working folder it is shown relative, and a
+    location outside it wraps rather than being cut."""
+    from assay.cli import data_lint_commands
+    from assay.data.lint.report import CheckStatus, LintReport, Smell, SmellRow
+
+    monkeypatch.chdir(tmp_path)
+    inside = str(tmp_path / "project" / "data" / "qa.jsonl")
+    outside = "/srv/evals/shared/customer-support/2026-11/qa-with-gold-documents.jsonl"
+    rows = (SmellRow("q0034", f"{inside}:34"), SmellRow("q0079", f"{outside}:79"))
+    smell = Smell(
+        "never_passed", "warning", "2 sample(s) were failed by every subject", "check", rows
+    )
+    report = LintReport("qa", inside, 400, "h", (smell,), (CheckStatus("kb", False, "no --kb"),))
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False)
+    monkeypatch.setattr(data_lint_commands, "console", console)
+    data_lint_commands.render_lint(report)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    rows_column = "".join(
+        "".join(line.split("│")[3].split()) for line in text.splitlines() if line.count("│") > 3
+    )
+    assert "q0034(project/data/qa.jsonl:34)" in rows_column  # relative, as the user types it
+    assert f"q0079({outside}:79)" in rows_column  # whole, wrapped

@@ -40,6 +40,7 @@ def _run(tmp_path: Path, data: Path) -> tuple[int, str]:
         ("inf-in-metadata.jsonl", "inf-in-metadata.jsonl:1: malformed JSON: 1e999 is too large"),
         ("lone-surrogate.jsonl", "lone-surrogate.jsonl:1: a lone surrogate escape (\\ud800)"),
         ("control-char.yaml", "control-char.yaml:2: malformed YAML: control character #x0001"),
+        ("duplicate-keys-data.yaml", "duplicate-keys-data.yaml:7: duplicate key 'input' (first on"),
     ],
 )
 def test_malformed_data_files_exit_2_with_the_line(tmp_path: Path, name: str, message: str) -> None:

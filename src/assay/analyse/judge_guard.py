@@ -68,7 +68,7 @@ def guard_judge_changes(
         affected |= _judged_scorers(before, names) or set()
     warnings = []
     for change in changes:
-        text = f"judge_changed: {change.describe()}"
+        text = change.describe()  # it starts with the flag ("judge_changed: judge ...")
         if migration_note:
             text += f"; compared under the migration note: {migration_note}"
         else:

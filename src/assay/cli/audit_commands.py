@@ -268,18 +268,33 @@ def audit_list_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     if not certificates:
         err_console.print("no judge certificates yet: run `assay audit judge`")
         return
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("id", "judge", "model", "audited", "status"):
-        table.add_column(column)
+    console.print(certificates_table(certificates))
+
+
+def certificates_table(certificates: list[Any]) -> Table:
+    """``assay audit list``: one row per :class:`~assay.core.JudgeCertificate`. The id is the
+    handle ``assay audit show`` takes, so it is never cut; the judge's model follows its name
+    only when the name does not already say it (``sim/judge-atlas`` is model ``judge-atlas``),
+    and at 80 columns that model, the date and the status wrap."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=max(len(c.id) for c in certificates))
+    # The judge's name stays on one line; a model in brackets after it may wrap below it.
+    table.add_column("judge", min_width=max(len(c.judge) for c in certificates), overflow="fold")
+    table.add_column("audited", overflow="fold")
+    table.add_column("status", overflow="fold")
     for c in certificates:
         table.add_row(
             c.id,
-            c.judge,
-            c.model,
+            _judge_label(c),
             f"{c.created_at:%Y-%m-%d %H:%M}",
             Text(c.status, style="green" if c.status == "clean" else "red"),
         )
-    console.print(table)
+    return table
+
+
+def _judge_label(certificate: Any) -> str:
+    judge, model = certificate.judge, certificate.model
+    return judge if not model or model in judge else f"{judge} ({model})"
 
 
 @audit_app.command("bridge")

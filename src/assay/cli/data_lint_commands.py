@@ -145,6 +145,15 @@ def lint_command(
         )
 
 
+def _shown_where(where: str) -> str:
+    """``file:line`` relative to the working folder when the file is inside it (the spec's
+    dataset path is absolute), as the user would type it."""
+    cwd = str(Path.cwd())
+    if where.startswith(cwd + "/"):
+        return where[len(cwd) + 1 :]
+    return where
+
+
 def render_lint(report: LintReport, *, show: int = 5) -> None:
     """The human form: one table row per smell, then the checks that did not run."""
     counts = report.counts()
@@ -156,11 +165,13 @@ def render_lint(report: LintReport, *, show: int = 5) -> None:
         table = Table(title=title, show_lines=True)
         table.add_column("severity")
         table.add_column("smell")
-        table.add_column("rows")
+        # file:line is what a user opens: at 80 columns it wraps, never cut short.
+        table.add_column("rows", overflow="fold")
         table.add_column("what and fix", overflow="fold")
         for smell in report.smells:
             listed = [
-                f"{r.sample_id}" + (f" ({r.where})" if r.where else "") for r in smell.rows[:show]
+                f"{r.sample_id}" + (f" ({_shown_where(r.where)})" if r.where else "")
+                for r in smell.rows[:show]
             ]
             if len(smell.rows) > show:
                 listed.append(f"… {len(smell.rows) - show} more")

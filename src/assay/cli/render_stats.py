@@ -107,7 +107,10 @@ def _header(c: RunComparison) -> list[Any]:
         parts.append(Text("Compared from data: no stored runs, no manifests to diff.", style="dim"))
     elif c.changes:
         first = c.changes[0]
-        more = f" (+{len(c.changes) - 1} more: `assay diff`)" if len(c.changes) > 1 else ""
+        # `assay diff` diffs whole runs; subjects paired across names (--subject small:large)
+        # are diffed here only, so the rest of that list is in --json.
+        where = "`assay diff`" if all(a == b for a, b in c.subject_pairs) else "`--json`"
+        more = f" (+{len(c.changes) - 1} more: {where})" if len(c.changes) > 1 else ""
         parts.append(
             Text(f"What changed first: {first.category} ({first.path}){more}", style="yellow")
         )
@@ -520,7 +523,9 @@ def precision_tables(rows: list[MetricPrecision], confidence: float = 0.95) -> G
     for subject in subjects:
         mine = [r for r in rows if r.subject == subject]
         parts.append(Text(f"\n{subject}: intervals ({100 * confidence:.0f}%)", style="bold cyan"))
-        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        table = Table(
+            show_edge=False, pad_edge=False, box=None, header_style="bold", collapse_padding=True
+        )
         for col in (
             "scorer",
             "group",
@@ -531,11 +536,23 @@ def precision_tables(rows: list[MetricPrecision], confidence: float = 0.95) -> G
             "bootstrap pct",
             "bootstrap BCa",
         ):
-            table.add_column(col, justify="right" if col in ("n", "mean") else "left")
+            table.add_column(
+                col,
+                justify="right" if col in ("n", "mean") else "left",
+                # The group names a slice the user may filter by: at 80 columns the intervals
+                # wrap instead, and no header is cut ("clustered" is the longest one word).
+                no_wrap=col == "group",
+                min_width=max((len(r.group) for r in mine), default=5)
+                if col == "group"
+                else (None if col in ("scorer", "n", "mean") else 9),
+            )
         has_epochs = any(r.epochs is not None for r in mine)
-        if has_epochs:
-            for col in ("epochs", "between var", "within var", "flaky"):
-                table.add_column(col, justify="right")
+        # The epoch columns get a table of their own: twelve columns cannot share 80.
+        epochs_table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for col in ("scorer", "group", "epochs", "between var", "within var", "flaky"):
+            epochs_table.add_column(
+                col, justify="left" if col in ("scorer", "group") else "right", no_wrap=True
+            )
         for r in mine:
             rate = r.default.method == "wilson" or (
                 0 <= r.default.estimate <= 1 and r.default.method == "t"
@@ -553,22 +570,29 @@ def precision_tables(rows: list[MetricPrecision], confidence: float = 0.95) -> G
                 _interval_cell(r.bootstrap_percentile, rate),
                 _interval_cell(r.bootstrap_bca, rate),
             ]
+            table.add_row(*cells)
             if has_epochs:
                 e = r.epochs
-                cells += (
-                    [
-                        f"{e.mean_epochs:g}",
-                        f"{e.between_sample_variance:.3g}",
-                        "—"
-                        if math.isnan(e.within_sample_variance)
-                        else f"{e.within_sample_variance:.3g}",
-                        str(e.n_flaky),
-                    ]
-                    if e is not None
-                    else ["1", "—", "—", "0"]
+                epochs_table.add_row(
+                    cells[0],
+                    r.group,
+                    *(
+                        [
+                            f"{e.mean_epochs:g}",
+                            f"{e.between_sample_variance:.3g}",
+                            "—"
+                            if math.isnan(e.within_sample_variance)
+                            else f"{e.within_sample_variance:.3g}",
+                            str(e.n_flaky),
+                        ]
+                        if e is not None
+                        else ["1", "—", "—", "0"]
+                    ),
                 )
-            table.add_row(*cells)
         parts.append(table)
+        if has_epochs:
+            parts.append(Text(""))
+            parts.append(epochs_table)
         for r in mine:
             if r.slice_key is None and r.flaky:
                 listed = ", ".join(

@@ -444,6 +444,7 @@ def read_yaml(path: Path, label: str) -> RowSource:
                     fix=fix,
                 )
             for node in items.value:
+                _check_duplicate_keys(node, label)
                 yield node.start_mark.line + 1, loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -470,6 +471,33 @@ def read_yaml(path: Path, label: str) -> RowSource:
             loader.dispose()
 
     return RowSource(label, rows(), plain=False)
+
+
+def _check_duplicate_keys(root: yaml.Node, label: str) -> None:
+    """Refuse a mapping in ``root`` that gives one key twice (PyYAML silently keeps the last
+    value, so ``input:`` written twice in a sample would drop one of them without a word).
+    Merge keys (``<<: *base``) are left to PyYAML, whose merge lets a key override the base."""
+    stack, seen_nodes = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:  # an alias: the same node again
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}  # by text: keys become strings (1 and "1" collide)
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in first:
+                        raise DatasetError(
+                            f"duplicate key {key.value!r} (first on line {first[key.value]})",
+                            where=f"{label}:{line}",
+                            fix="keep one of them",
+                        )
+                    first[key.value] = line
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _node_kind(node: yaml.Node) -> str:
