@@ -10,6 +10,7 @@ import pytest
 from assay.core import (
     DatasetManifest,
     EnvironmentManifest,
+    JudgeManifest,
     Output,
     RunManifest,
     Sample,
@@ -133,3 +134,28 @@ def binary_pair(rng: np.random.Generator, n: int, p_a: float, p_b: float, rho: f
     a = np.where(use_shared, shared, own_a) < p_a
     b = np.where(use_shared, shared, own_b) < p_b
     return a.astype(float), b.astype(float)
+
+
+def write_runs_with_a_changed_judge(store: Store, *, lift: float = 0.7) -> tuple[str, str]:
+    """Two runs whose rubric metric ``quality`` was graded by one judge name resolved to two
+    snapshots (``judge-2025-01``, then ``judge-2026-03``): every score moves by ``lift``, the
+    judge's doing, not the system's. ``exact`` (no judge) is unchanged. The samples carry a
+    ``topic`` slice (two values), so each metric has three groups."""
+    ids = [f"q{i}" for i in range(200)]
+    before = {i: 2.0 + (k % 3 == 0) for k, i in enumerate(ids)}  # a 1-5 rubric, say
+    after = {i: v + lift for i, v in before.items()}
+    exact = {i: float(k % 2) for k, i in enumerate(ids)}
+    slices = ("topic",)
+    metadata = {i: {"topic": "maths" if k % 4 < 2 else "history"} for k, i in enumerate(ids)}
+    scores_a = {("bot", "quality"): before, ("bot", "exact"): exact}
+    scores_b = {("bot", "quality"): after, ("bot", "exact"): exact}
+    a = write_run(store, "ra", scores_a, metadata=metadata, slices=slices)
+    b = write_run(store, "rb", scores_b, metadata=metadata, slices=slices, minutes=5)
+    for run_id, snapshot in ((a, "judge-2025-01"), (b, "judge-2026-03")):
+        manifest = store.get_manifest(run_id)
+        judge = JudgeManifest(
+            name="quality", model="openai/judge", kind="pointwise", prompt_hash="p",
+            resolved_models=[snapshot],
+        )  # fmt: skip
+        store.finish_run(run_id, manifest.model_copy(update={"judges": [judge]}), "completed")
+    return a, b

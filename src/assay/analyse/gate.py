@@ -14,7 +14,9 @@ A gate is a list of checks over a :class:`~assay.analyse.compare.RunComparison`:
 * one *judge change* check per ``judge_changed`` flag of the two runs (C5: a judge whose
   resolved snapshot, fingerprint or model moved within or between the runs): scores in two
   judges' currencies do not compare, so it fails unless a migration note says why they may
-  (e.g. the ``assay audit bridge`` that measured the exchange rate).
+  (e.g. the ``assay audit bridge`` that measured the exchange rate). The regression check of
+  a metric that judge graded fails too, its verdict withheld (``judge changed: verdict
+  withheld``), rather than pass on a difference in two currencies.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 from assay.analyse.compare import INSTRUMENT_DRIFT, MetricComparison, RunComparison
 from assay.analyse.human_corrected import HumanCorrected
+from assay.analyse.judge_guard import JUDGE_CHANGED
 from assay.analyse.judges import JudgeFlag, JudgeStanding
 from assay.core import AssayError
 from assay.stats import FAILING
@@ -79,6 +82,14 @@ def _regression_check(metric: MetricComparison, margin: float) -> GateCheck:
             f"{INSTRUMENT_DRIFT}: every {drift.get('slice_key', 'slice')} moved by about the "
             f"same amount, the control set included ({drift.get('reason', '')}); re-score "
             f"with a pinned judge before trusting {summary}",
+        )
+    if metric.verdict == JUDGE_CHANGED:
+        # No PASS for a difference measured by two judges: the verdict is withheld (C5).
+        return GateCheck(
+            name,
+            "judge",
+            False,
+            f"{summary}: the judge that graded it changed (see the judge change check)",
         )
     if metric.verdict not in FAILING:
         return GateCheck(name, "regression", True, summary)
