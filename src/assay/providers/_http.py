@@ -135,6 +135,24 @@ class JsonHttpProvider:
             self._session_loop = loop
         return session
 
+    @property
+    def enforced_timeout(self) -> float | None:
+        """Seconds within which :meth:`generate` ends by itself (an output, or a retryable
+        ``timeout`` error), or ``None`` when nothing bounds it.
+
+        The session's total timeout covers the whole call (connecting, sending, reading the
+        body); the rest of :meth:`generate` does not wait on anything. aiohttp schedules a
+        timeout of 5 s or more at the next whole second, so the bound is ``timeout`` plus one
+        second. The runner's gateway needs no timer of its own when this is no longer than
+        the policy's timeout. A subclass that replaces :meth:`generate` or :meth:`_post` could
+        wait on something else, so it makes no such promise."""
+        if self.timeout <= 0:  # aiohttp: a total of 0 (or None) means no timeout
+            return None
+        cls = type(self)
+        if cls.generate is not JsonHttpProvider.generate or cls._post is not JsonHttpProvider._post:
+            return None
+        return self.timeout + 1.0
+
     async def aclose(self) -> None:
         """Close the HTTP session (a later call opens a new one)."""
         session, self._session, self._session_loop = self._session, None, None

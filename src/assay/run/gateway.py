@@ -152,13 +152,27 @@ class Gateway:
         if self.tpm is not None:
             await self.tpm.take(max(1, est_tokens))
 
-    async def _attempt(self, fn: Callable[[], Awaitable[Output]]) -> Output:
+    def own_timer_needed(self, enforced: float | None) -> bool:
+        """Whether an attempt needs this gateway's timer (``policy.timeout``), given that the
+        called function ends (returns or raises a timeout) within ``enforced`` seconds by
+        itself (``None``: no such promise). A second, later timer would never fire, and
+        arming one costs a timer handle per call on the event loop."""
+        timeout = self.policy.timeout
+        if timeout is None:
+            return False
+        if isinstance(enforced, bool) or not isinstance(enforced, int | float):
+            return True
+        return not 0 < enforced <= timeout
+
+    async def _attempt(self, fn: Callable[[], Awaitable[Output]], timed: bool = True) -> Output:
         if self.policy.timeout is None:
             return await fn()
         try:
+            if not timed:  # fn ends in time by itself (:meth:`own_timer_needed`)
+                return await fn()
             async with asyncio.timeout(self.policy.timeout):
                 return await fn()
-        except TimeoutError:
+        except TimeoutError:  # the timer's, or one fn let out: the same retryable timeout
             raise ProviderError(
                 f"no response within {self.policy.timeout:g} s",
                 error_class="timeout",
@@ -167,10 +181,21 @@ class Gateway:
             ) from None
 
     async def call(
-        self, fn: Callable[[], Awaitable[Output]], *, est_tokens: int = 0
+        self,
+        fn: Callable[[], Awaitable[Output]],
+        *,
+        est_tokens: int = 0,
+        enforced_timeout: float | None = None,
     ) -> tuple[Output, int]:
         """Call ``fn`` under this gateway's policy; returns its output and the number of attempts
-        it took, or raises the last :class:`ProviderError` (with ``attempts`` set)."""
+        it took, or raises the last :class:`ProviderError` (with ``attempts`` set).
+
+        ``enforced_timeout``: seconds within which ``fn`` is known to end by itself (an HTTP
+        provider whose session has a total timeout, :attr:`JsonHttpProvider.enforced_timeout
+        <assay.providers._http.JsonHttpProvider.enforced_timeout>`). When that is no longer
+        than ``policy.timeout`` the gateway does not arm a timer of its own; otherwise (or
+        when ``None``) every attempt is bounded by ``policy.timeout`` as usual."""
+        timed = self.own_timer_needed(enforced_timeout)
         retry = 0
         last: ProviderError | None = None
         try:
@@ -194,7 +219,10 @@ class Gateway:
                     continue
                 probe = self.breaker.state == "half-open"
                 try:
-                    await self._admit(est_tokens)
+                    # Nothing to wait for until the server first asks for a pause or the
+                    # policy sets a rate budget (a coroutine less per call otherwise).
+                    if self.pause.until or self.rpm is not None or self.tpm is not None:
+                        await self._admit(est_tokens)
                     await self.limiter.acquire()
                 except BaseException:
                     if probe:
@@ -202,7 +230,7 @@ class Gateway:
                     raise
                 self.stats.attempts += 1
                 try:
-                    output = await self._attempt(fn)
+                    output = await self._attempt(fn, timed)
                 except ProviderError as error:
                     overloaded = error.error_class in _OVERLOAD or error.status in (503, 529)
                     await self.limiter.release(overloaded=overloaded)

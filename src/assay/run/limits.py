@@ -40,26 +40,38 @@ class AdaptiveLimiter:
         self._clock = clock
         self._last_decrease = -float("inf")
         self._changed = asyncio.Condition()
+        #: Calls queued in :meth:`acquire` (woken ones too, until they have their slot).
+        self._waiting = 0
 
     async def acquire(self) -> None:
-        """Wait for a slot under the current limit."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < int(self.limit))
+        """Wait for a slot under the current limit (first come, first served)."""
+        if not self._waiting and self.in_flight < int(self.limit):
+            # A free slot and nobody queued ahead: take it without the condition's lock
+            # (nothing here awaits, so no other task can run in between).
             self.in_flight += 1
+            return
+        self._waiting += 1
+        try:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self.in_flight < int(self.limit))
+                self.in_flight += 1
+        finally:
+            self._waiting -= 1
 
     async def release(self, *, overloaded: bool = False, succeeded: bool = False) -> None:
         """Give the slot back, reporting what the call saw."""
-        async with self._changed:
-            self.in_flight -= 1
-            if overloaded:
-                now = self._clock()
-                if now - self._last_decrease >= self.cooldown:
-                    self.limit = max(float(self.minimum), self.limit / 2)
-                    self._last_decrease = now
-                    self.decreases += 1
-            elif succeeded and self.limit < self.maximum:
-                self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
-            self._changed.notify_all()
+        self.in_flight -= 1
+        if overloaded:
+            now = self._clock()
+            if now - self._last_decrease >= self.cooldown:
+                self.limit = max(float(self.minimum), self.limit / 2)
+                self._last_decrease = now
+                self.decreases += 1
+        elif succeeded and self.limit < self.maximum:
+            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
+        if self._waiting:  # only queued calls need waking
+            async with self._changed:
+                self._changed.notify_all()
 
 
 class TokenBucket:

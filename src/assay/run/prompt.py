@@ -62,15 +62,16 @@ class PromptTemplate:
 
     def render(self, sample: Sample) -> tuple[Message, ...]:
         """The chat messages for ``sample``."""
-        # model_construct: the role is a literal and the content a str by construction, and
-        # this runs once per sample on the runner's hot path.
+        # Validated construction although the role is a literal and the content a str by
+        # construction: this runs once per sample on the runner's hot path, and pydantic-core
+        # validates the two fields in half the time model_construct takes to set them.
         messages: list[Message] = []
         if self.system:
             content = self._fill(self.system, sample)
-            messages.append(Message.model_construct(role="system", content=content))
+            messages.append(Message(role="system", content=content))
         if isinstance(sample.input, str):
             content = self._fill(self.user, sample)
-            messages.append(Message.model_construct(role="user", content=content))
+            messages.append(Message(role="user", content=content))
         else:
             messages.extend(m for m in sample.input if not (m.role == "system" and self.system))
         return tuple(messages)

@@ -293,7 +293,10 @@ class Runner:
                 return hit, 0, True
         gateway = self._gateway_for(id(provider), provider.name)
         output, attempts = await gateway.call(
-            lambda: provider.generate(request), est_tokens=estimate_tokens(request)
+            lambda: provider.generate(request),
+            # The estimate only feeds the tokens-per-minute budget.
+            est_tokens=estimate_tokens(request) if gateway.tpm is not None else 0,
+            enforced_timeout=getattr(provider, "enforced_timeout", None),
         )
         if key is not None and not self.redact_pii:
             self._pending_cache.append((key, provider.name, request.model, output))
