@@ -101,8 +101,12 @@ def compare_group(
         # never varied in n samples may still vary in up to 3/n of them.
         se_for_mde = scale * math.sqrt(min(1.0, 3 / n) / n)
         note = (note + "; " if note else "") + "no variation in the differences"
+    # In the design of the row's test: t quantiles on its degrees of freedom (CR2's
+    # Bell-McCaffrey ν, the paired t's n − 1), normal ones for McNemar's exact test.
     mde = (
-        minimum_detectable_effect(se_for_mde, alpha=settings.alpha, power=settings.power)
+        minimum_detectable_effect(
+            se_for_mde, alpha=settings.alpha, power=settings.power, df=chosen.df
+        )
         if n >= 2
         else math.nan
     )

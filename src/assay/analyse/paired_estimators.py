@@ -39,8 +39,11 @@ NOT_EQUIVALENT = "not shown equivalent"
 
 @dataclass(frozen=True)
 class GroupEstimate:
-    """The chosen test's p-value, interval and standard error for one group, and how to get
-    the same method's interval at another level (for margins)."""
+    """The chosen test's p-value, interval and standard error for one group, how to get the
+    same method's interval at another level (for margins), and the test's degrees of freedom
+    (``df``: the Bell-McCaffrey ν of CR2, n − 1 of the paired t; ``None`` for McNemar's exact
+    test, whose MDE keeps the normal approximation), which its MDE needs
+    (:func:`~assay.stats.power.minimum_detectable_effect`)."""
 
     test: str
     interval: Interval
@@ -49,6 +52,7 @@ class GroupEstimate:
     n_clusters: int | None
     note: str | None
     interval_at: Callable[[float], Interval]
+    df: float | None
 
 
 def mcnemar_consistent_interval(
@@ -99,6 +103,7 @@ def estimate_group(
             n_clusters,
             note,
             lambda c: cr2_interval(d, clusters, c, working_model=model),
+            cl.df,
         )
     note = None
     if n_clusters is not None:
@@ -117,6 +122,9 @@ def estimate_group(
             n_clusters,
             note,
             lambda c: mcnemar_consistent_interval(mc.b_only, mc.a_only, n, mc.p_value, 1 - c, c),
+            # An exact test of discordant counts has no degrees of freedom; its MDE keeps the
+            # normal approximation on the paired standard error (as for a large-n z test).
+            None,
         )
     from scipy.special import stdtr
 
@@ -133,7 +141,8 @@ def estimate_group(
         other = t_interval(d, c)
         return Interval(other.estimate, other.low, other.high, n, "paired-t", c, se)
 
-    return GroupEstimate("paired-t", paired, p, se, n_clusters, note, at)
+    df = float(n - 1) if n >= 2 else math.nan
+    return GroupEstimate("paired-t", paired, p, se, n_clusters, note, at, df)
 
 
 def margin_verdict(

@@ -368,5 +368,5 @@ def _clustered_mde(
     )
     if chosen.n_clusters is None or chosen.n_clusters < 2:
         return key, chosen.n_clusters, None
-    mde = minimum_detectable_effect(chosen.standard_error, alpha=alpha, power=power)
+    mde = minimum_detectable_effect(chosen.standard_error, alpha=alpha, power=power, df=chosen.df)
     return key or "cluster", chosen.n_clusters, mde
