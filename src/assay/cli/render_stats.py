@@ -22,7 +22,7 @@ from assay.analyse import (
     VariancePlan,
 )
 from assay.analyse.judge_guard import JUDGE_CHANGED
-from assay.stats import IMPROVED, MIXED, NO_DIFFERENCE, REGRESSED, Interval
+from assay.stats import IMPROVED, MIXED, NO_DIFFERENCE, REGRESSED, Interval, slice_regressed
 
 VERDICT_STYLE = {
     IMPROVED: "bold green",
@@ -90,7 +90,23 @@ def _verdict_text(label: str, g: GroupComparison, rate: bool) -> Text:
     text = Text(label, style=VERDICT_STYLE.get(label, ""))
     if label in (NO_DIFFERENCE, "underpowered") and not math.isnan(g.mde):
         text.append(f" (MDE {_delta(g.mde, rate, signed=False)}{_unit(rate)})", style="dim")
+    if _drop_beyond_mde(g):
+        text.append("; " + DROP_BEYOND_MDE, style=VERDICT_STYLE.get(REGRESSED, ""))
     return text
+
+
+#: Said of a slice that is not significantly worse but fell by at least its MDE: B9 counts it
+#: as a slice regression (:func:`assay.stats.slice_regressed`), and the row must say why.
+DROP_BEYOND_MDE = "fell by at least its MDE: a slice regression"
+
+
+def _drop_beyond_mde(g: GroupComparison) -> bool:
+    return (
+        g.slice_key is not None
+        and g.verdict != REGRESSED
+        and g.verdict != JUDGE_CHANGED
+        and slice_regressed(g.verdict, g.difference, g.mde)
+    )
 
 
 def _header(c: RunComparison) -> list[Any]:
@@ -264,7 +280,7 @@ def comparison_markdown(c: RunComparison) -> str:
                 f"| {name} | {g.n} | {_mean(g.mean_a, rate)} | {_mean(g.mean_b, rate)} "
                 f"| {_delta(g.difference, rate)} {_ci(g.interval, rate)} | {g.test} "
                 f"| {_p(g.p_adjusted)} | {_delta(g.mde, rate, signed=False)} | {_pairing(g)} "
-                f"| {g.verdict} |"
+                f"| {g.verdict}{'; ' + DROP_BEYOND_MDE if _drop_beyond_mde(g) else ''} |"
             )
         lines.append("")
     lines.append(
