@@ -57,3 +57,11 @@ def test_bad_values_exit_2_naming_the_option(args: list[str], where: str) -> Non
 def test_plan_paired_refuses_zero_variance() -> None:
     with pytest.raises(AssayError, match="both 0"):
         plan_paired(omega2=0.0, delta=0.03)
+
+
+def test_pairs_from_without_a_difference_names_the_flag_once() -> None:
+    result = CliRunner().invoke(app, ["plan", "--pairs-from", "a", "b"])
+    error = result.exception
+    assert isinstance(error, AssayError) and error.exit_code == 2, result.output
+    text = str(error)
+    assert text.count("--pairs-from") == 1 and "needs the difference to detect" in text, text

@@ -664,7 +664,7 @@ def plan(
         )
         if difference is None:
             raise AssayError(
-                "--pairs-from needs the difference to detect",
+                "needs the difference to detect",
                 where="--pairs-from",
                 fix="add --baseline 0.82 --target 0.85, or --delta 0.03",
             )
