@@ -215,6 +215,20 @@ def test_an_http_provider_promises_a_bound_only_when_it_has_one_and_makes_the_ca
     assert Wrapped(base_url="http://x", api_key_env=None, timeout=60).enforced_timeout is None
 
 
+async def test_the_bound_is_the_open_sessions_own_timeout():
+    # A session keeps the timeout it was made with: changing the provider's afterwards must
+    # not promise the new bound while the old session still serves the calls.
+    provider = OpenAICompatProvider(base_url="http://127.0.0.1:9", api_key_env=None, timeout=60)
+    provider._get_session()
+    try:
+        provider.timeout = 5
+        assert provider.enforced_timeout == 61.0
+        await provider.aclose()
+        assert provider.enforced_timeout == 6.0  # the next session is made with 5 s
+    finally:
+        await provider.aclose()
+
+
 # -- the concurrency limiter ----------------------------------------------------------------
 
 

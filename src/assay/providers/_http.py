@@ -146,12 +146,18 @@ class JsonHttpProvider:
         second. The runner's gateway needs no timer of its own when this is no longer than
         the policy's timeout. A subclass that replaces :meth:`generate` or :meth:`_post` could
         wait on something else, so it makes no such promise."""
-        if self.timeout <= 0:  # aiohttp: a total of 0 (or None) means no timeout
+        session = self._session
+        # The open session's own total (``timeout`` may have changed since it was made);
+        # otherwise the one the next session will be made with.
+        total = (
+            session.timeout.total if session is not None and not session.closed else self.timeout
+        )
+        if not total or total <= 0:  # aiohttp: a total of 0 (or None) means no timeout
             return None
         cls = type(self)
         if cls.generate is not JsonHttpProvider.generate or cls._post is not JsonHttpProvider._post:
             return None
-        return self.timeout + 1.0
+        return total + 1.0
 
     async def aclose(self) -> None:
         """Close the HTTP session (a later call opens a new one)."""
