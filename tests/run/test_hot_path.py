@@ -330,3 +330,63 @@ def test_rendered_messages_are_what_model_construct_built():
         Message.model_construct(role="user", content="Q: 2+2? (3)"),
     )
     assert all(m.model_fields_set == {"role", "content"} for m in messages)
+
+
+# -- garbage collection during a run ----------------------------------------------------------
+
+
+def test_a_run_collects_the_young_generation_less_often_and_puts_the_setting_back():
+    import gc
+
+    from assay.run.runner import RUN_GC_THRESHOLD, fewer_young_collections
+
+    old = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with fewer_young_collections():
+            assert gc.get_threshold() == (RUN_GC_THRESHOLD, 10, 10)
+        assert gc.get_threshold() == (700, 10, 10)
+        # A higher setting of the caller's, or a disabled collector, is left alone.
+        gc.set_threshold(50_000, 5, 5)
+        with fewer_young_collections():
+            assert gc.get_threshold() == (50_000, 5, 5)
+        gc.set_threshold(0)
+        with fewer_young_collections():
+            assert gc.get_threshold()[0] == 0
+        # A setting changed inside the block is not overwritten on the way out.
+        gc.set_threshold(700, 10, 10)
+        with fewer_young_collections():
+            gc.set_threshold(2000, 10, 10)
+        assert gc.get_threshold() == (2000, 10, 10)
+    finally:
+        gc.set_threshold(*old)
+
+
+async def test_the_runner_raises_the_threshold_only_while_it_runs(store):
+    import gc
+
+    from assay.run.runner import RUN_GC_THRESHOLD
+
+    seen: list[int] = []
+
+    class Probe:
+        name = "probe"
+
+        async def generate(self, request: ModelRequest) -> Output:
+            seen.append(gc.get_threshold()[0])
+            return Output(text="4", model="probe")
+
+    old = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        ev = Eval(
+            name="gc",
+            dataset=dataset_from_records([{"id": "a", "input": "2+2", "target": "4"}], name="d"),
+            subjects=[ModelSubject("s", provider=Probe(), model="probe")],
+            scorers=[exact()],
+        )
+        outcome = await run_async(ev, db=store, options=RunOptions(cache=False))
+        assert outcome.n_results == 1
+        assert seen == [RUN_GC_THRESHOLD] and gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*old)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -106,6 +107,9 @@ class RunOutcome:
     accounting: Accounting | None = None
     resumed: bool = False
     abort_reason: str | None = None
+    #: Results abandoned by a ``--max-errors`` abort while failing behind an open circuit
+    #: breaker: counted as failed by the limit, not stored (a resumed run asks for them again).
+    n_abandoned_failing: int = 0
 
 
 def new_run_id() -> str:
@@ -193,6 +197,38 @@ def estimate_tokens(request: ModelRequest) -> int:
     return prompt + int(completion if isinstance(completion, int) else 256)
 
 
+#: Allocations between two young-generation collections while a run is live (CPython's
+#: default is 700). See :func:`fewer_young_collections`.
+RUN_GC_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def fewer_young_collections(threshold: int = RUN_GC_THRESHOLD) -> Iterator[None]:
+    """Collect the youngest generation every ``threshold`` allocations instead of every 700
+    while the block runs (``gc.set_threshold``, CPython's documented tuning knob), then put the
+    thresholds back. The older generations' ratios are kept; a lower setting of the caller's
+    (or a disabled collector) is left as it is.
+
+    Each sample allocates a few hundred container objects (aiohttp's request, pydantic models,
+    rows), so at 700 a collection ran every couple of samples, and each one walks the whole
+    young generation, most of it the other in-flight samples' objects, still alive. Counted in
+    instructions (valgrind callgrind, 4,000 HTTP samples at concurrency 64): collection cost
+    87k instructions a sample at 700 and 6.5k at 10,000, 5% of assay's whole per-sample cost
+    (1,382k → 1,312k; the bare aiohttp loop is 546k). Cyclic garbage waits at most 10,000
+    allocations longer to be freed.
+    """
+    old = gc.get_threshold()
+    if old[0] == 0 or old[0] >= threshold:
+        yield
+        return
+    gc.set_threshold(threshold, *old[1:])
+    try:
+        yield
+    finally:
+        if gc.get_threshold()[0] == threshold:  # unless someone set another meanwhile
+            gc.set_threshold(*old)
+
+
 class Runner:
     """Runs one :class:`Eval` into a :class:`~assay.store.Store`, or resumes a stored run."""
 
@@ -246,6 +282,7 @@ class Runner:
         #: Results finished (and failed) by the workers in this session, for ``max_errors``.
         self._finished = 0
         self._failed = 0
+        self._abandoned_failing = 0
         self._resolved: dict[str, tuple[dict[str, None], dict[str, None]]] = {
             s.name: ({}, {}) for s in ev.subjects
         }
@@ -411,6 +448,7 @@ class Runner:
         elif failed > limit:
             self._abort = f"{what}: more than --max-errors {int(limit)}"
         if self._abort:
+            self._abandoned_failing = stuck
             for worker in self._workers:
                 worker.cancel()
 
@@ -570,7 +608,8 @@ class Runner:
             lambda why: loop.call_soon_threadsafe(self._lease_lost, why),
         ).start()
         try:
-            return await self._run_prepared()
+            with fewer_young_collections():
+                return await self._run_prepared()
         finally:
             self._heartbeat.stop()
 
@@ -628,6 +667,7 @@ class Runner:
             accounting=acc,
             resumed=self.resume,
             abort_reason=self._abort,
+            n_abandoned_failing=self._abandoned_failing,
         )
 
     async def _finish(
