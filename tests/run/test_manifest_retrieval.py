@@ -62,3 +62,17 @@ def test_show_manifest_prints_the_snapshot(tmp_path):
     result = CliRunner().invoke(app, ["show", outcome.run_id, "--manifest", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["index_snapshot"] == "kb-7"
+
+
+def test_samples_pinned_to_several_snapshots_list_them_sorted_without_blanks():
+    from assay.run.runner import index_snapshot
+
+    subject = [ModelSubject("s", provider=None, model="m")]
+    samples = [
+        Sample(id=str(i), input="q", metadata={"index_snapshot": snap} if snap is not None else {})
+        for i, snap in enumerate(["kb-2", "kb-1", "", None, "kb-2", 7])
+    ]
+    ev = Eval(name="rag", dataset=Dataset("rag", samples), subjects=subject)
+    assert index_snapshot(ev) == "7, kb-1, kb-2"
+    plain = Eval(name="plain", dataset=Dataset("p", [Sample(id="a", input="q")]), subjects=subject)
+    assert index_snapshot(plain) is None

@@ -151,10 +151,9 @@ def index_snapshot(ev: Eval) -> str | None:
     separated; see :mod:`assay.data.kb_pinning`), else ``None`` (no retrieval declared)."""
     if ev.index_snapshot:
         return ev.index_snapshot
-    pinned = {
-        str(v) for s in ev.dataset if (v := s.metadata.get("index_snapshot")) not in (None, "")
-    }
-    return ", ".join(sorted(pinned)) or None
+    # Read from the dataset's metadata column, without building every sample.
+    pinned = (label for label in ev.dataset.slice_counts("index_snapshot") if label != "")
+    return ", ".join(pinned) or None
 
 
 def build_manifest(ev: Eval, run_id: str, *, redact_pii: bool | None = None) -> RunManifest:
