@@ -81,6 +81,32 @@ def test_plan_and_precision_views(store):
         {("m", "exact"): {"x": [1.0, 0.0, 1.0], "y": [1.0, 1.0, 1.0], "z": [0.0, 0.0, 0.0]}},
     )
     rows = run_precision(store, "R", n_resamples=200)
-    assert "flaky under exact: x (0.67 of 3)" in _render(precision_tables(rows))
+    assert "flaky under exact: x (2 of 3 epochs passed)" in _render(precision_tables(rows))
     data = precision_json(rows)
     assert data[0]["flaky"] == [{"sample_id": "x", "mean": 2 / 3, "n_answers": 3}]
+
+
+def test_show_prints_a_pass_rate_over_epochs_as_a_percentage_and_flaky_shares_in_words(store):
+    # Issue 20: on a pass/fail scorer with epochs (a t interval on per-sample pass rates),
+    # `assay show` printed "0.667 [...]" where `--intervals` printed "66.7%", and flaky samples
+    # read "(0.67 of 3)". Scores that are not 0/1 stay plain numbers.
+    from assay.analyse.summary_cache import show_summary
+    from assay.cli.render import summary_tables
+
+    passfail = {"x": [1.0, 0.0, 1.0], "y": [1.0, 1.0, 1.0], "z": [0.0, 0.0, 1.0]}
+    graded = {"x": [0.5, 0.25, 0.5], "y": [0.75, 0.75, 0.75], "z": [0.0, 0.25, 0.25]}
+    write_run(store, "R", {("m", "exact"): passfail, ("m", "overlap"): graded})
+    for _ in range(2):  # computed and cached, then read back from the cache
+        summary = show_summary(store, "R")
+        assert summary.metric("m", "exact").interval.method == "t"
+        assert [m.rate for m in summary.metrics] == [True, False]
+        lines = _render(summary_tables(summary)).splitlines()
+        (exact,) = [line for line in lines if line.startswith("exact")]
+        (overlap,) = [line for line in lines if line.startswith("overlap")]
+        assert "66.7%  [" in exact and "%]" in exact
+        assert "0.444  [" in overlap and "%" not in overlap
+    rows = run_precision(store, "R", n_resamples=200)
+    text = _render(precision_tables(rows))
+    assert "66.7%" in text
+    assert "x (2 of 3 epochs passed)" in text and "z (1 of 3 epochs passed)" in text
+    assert "x (mean 0.417 over 3 epochs)" in text

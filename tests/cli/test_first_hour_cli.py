@@ -104,3 +104,51 @@ def test_show_manifest_prints_the_runs_manifest(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     manifest = json.loads(result.output)
     assert manifest["run_id"] == "r1" and manifest["dataset"]["sample_ids"] == ["a", "b"]
+
+
+def test_a_run_stopped_by_max_errors_counts_what_failed_as_its_abort_message_does(
+    tmp_path: Path,
+) -> None:
+    # Issue 20, 8: against the mock with 90% HTTP 500s, `--max-errors 3` stops the run, whose
+    # summary said "0 errors, 1 retries" next to "16 more are failing behind an open circuit
+    # breaker". The summary counts those as failed or abandoned, and says how many results
+    # were not stored (what a resume asks for again).
+    import json
+    import re
+
+    from assay.testing import MockOpenAIServer
+
+    server = MockOpenAIServer(model="mock", faults={"error_500": 0.9, "seed": 3}).start_in_thread()
+    try:
+        (tmp_path / "data.jsonl").write_text(
+            "".join(
+                json.dumps({"id": f"q{i}", "input": f"question {i}", "target": "x"}) + "\n"
+                for i in range(30)
+            )
+        )
+        (tmp_path / "eval.yaml").write_text(
+            "name: failing\ndataset: {path: data.jsonl}\nconcurrency: 16\n"
+            f"providers:\n  mock: {{type: openai, base_url: '{server.base_url}', "
+            "api_key_env: null}\n"
+            "subjects:\n  - {name: bot, model: mock/mock}\nscorers: [exact]\n"
+        )
+        proc = assay_cli("run", "eval.yaml", "--max-errors", "3", cwd=tmp_path, timeout=60)
+    finally:
+        server.stop()
+    assert proc.returncode == 1, proc.stderr
+    err = " ".join(proc.stderr.split())  # unwrapped
+    abort = re.search(
+        r"aborted: (\d+) results failed(?: and (\d+) more are failing behind an open circuit "
+        r"breaker)?",
+        err,
+    )
+    assert abort is not None, err
+    stored_failed, abandoned = int(abort[1]), int(abort[2] or 0)
+    assert abandoned > 0, err  # the case the issue describes
+    done = re.search(r"aborted at (\d+)/30 results", err)
+    assert done is not None, err
+    assert f"{stored_failed + abandoned} failed or abandoned " in err
+    assert f"({stored_failed} stored with their error, {abandoned} failing behind an open " in err
+    not_stored = 30 - int(done[1])
+    assert f"{not_stored} not stored" in err and "a resume asks for" in err
+    assert not re.search(r"\b0 errors\b", err), err

@@ -251,8 +251,9 @@ def test_lint_never_cuts_a_row_location(width: int, tmp_path, monkeypatch) -> No
     data_lint_commands.render_lint(report)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    # Columns: smell (severity above the code), rows, what and fix.
     rows_column = "".join(
-        "".join(line.split("│")[3].split()) for line in text.splitlines() if line.count("│") > 3
+        "".join(line.split("│")[2].split()) for line in text.splitlines() if line.count("│") > 3
     )
     assert "q0034(project/data/qa.jsonl:34)" in rows_column  # relative, as the user types it
     assert f"q0079({outside}:79)" in rows_column  # whole, wrapped

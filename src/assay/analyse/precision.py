@@ -32,11 +32,13 @@ from assay.store import Store
 
 @dataclass(frozen=True)
 class FlakySample:
-    """A sample whose answers disagreed: its mean over ``n_answers`` answers."""
+    """A sample whose answers disagreed: its mean over ``n_answers`` answers, and for a
+    pass/fail scorer how many of them ``passed``."""
 
     sample_id: str
     mean: float
     n_answers: int
+    passed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def _precision(
             bca = bootstrap_interval(
                 means, method="bca", n_resamples=n_resamples, confidence=confidence, seed=seed
             )
-    if ids and all(v in (0.0, 1.0) for i in ids for v in per_sample[i]):
+    rate = bool(ids) and all(v in (0.0, 1.0) for i in ids for v in per_sample[i])
+    if rate:
         # A rate (pass/fail answers, averaged over epochs): t and clustered intervals on the
         # per-sample pass rates can cross 0 or 1 (issue 20: 102%); a rate's interval cannot.
         default = clip_to_unit(default)
@@ -170,7 +173,13 @@ def _precision(
         index = np.repeat(np.arange(len(ids)), counts)
         epochs = epoch_variance(values, index)
         flaky = [
-            FlakySample(ids[j], float(means[j]), counts[j]) for j in flaky_samples(values, index)
+            FlakySample(
+                ids[j],
+                float(means[j]),
+                counts[j],
+                passed=int(sum(per_sample[ids[j]])) if rate else None,
+            )
+            for j in flaky_samples(values, index)
         ]
     return MetricPrecision(
         subject, scorer, key, label, default, clustered, n_clusters, percentile, bca, epochs, flaky

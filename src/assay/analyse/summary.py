@@ -35,6 +35,8 @@ class MetricSummary:
     slice_value: str | None
     interval: Interval
     n_ungraded: int
+    #: Whether every score is 0 or 1: a pass rate (shown as a percentage), epochs or not.
+    rate: bool = False
 
     @property
     def group(self) -> str:
@@ -290,7 +292,13 @@ def summarise(
             n_ungraded = gathered.ungraded.get(key, 0)
             metrics.append(
                 MetricSummary(
-                    subject, scorer, None, None, _interval(means, confidence, rate), n_ungraded
+                    subject,
+                    scorer,
+                    None,
+                    None,
+                    _interval(means, confidence, rate),
+                    n_ungraded,
+                    rate=rate,
                 )
             )
             for slice_key in slice_keys:
@@ -305,6 +313,7 @@ def summarise(
                             label,
                             _interval(chosen, confidence, rate),
                             0,
+                            rate=rate,
                         )
                     )
     counts = [

@@ -75,6 +75,7 @@ def summary_data(summary: RunSummary) -> dict[str, Any]:
                 "method": m.interval.method,
                 "confidence": m.interval.confidence,
                 "standard_error": _num(m.interval.standard_error),
+                "rate": m.rate,
             }
             for m in summary.metrics
         ],
@@ -109,6 +110,7 @@ def summary_from_data(info: RunInfo, manifest: RunManifest, data: dict[str, Any]
                 _float(m.get("standard_error")),
             ),
             int(m["n_ungraded"]),
+            rate=bool(m["rate"]),
         )
         for m in data["metrics"]
     ]
@@ -132,15 +134,24 @@ def refresh_summary(store: Store, run_id: str) -> dict[str, Any]:
     return data
 
 
+def _current_entry(store: Store, info: RunInfo) -> dict[str, Any] | None:
+    """The run's cached entry when it is current and says of each metric whether it is a pass
+    rate (entries written before ``rate`` was kept are computed again)."""
+    hit = read_summaries(store, [info]).get(info.id)
+    if hit is None or not all("rate" in m for m in hit.data["metrics"]):
+        return None
+    return hit.data
+
+
 def cached_summary(store: Store, run_id: str) -> RunSummary:
     """``summarise_run(store, run_id)``, from the cache when it is current."""
     info = store.get_run(run_id)
-    hit = read_summaries(store, [info]).get(run_id)
-    if hit is None:
+    data = _current_entry(store, info)
+    if data is None:
         summary = summarise_run(store, run_id)
         write_summary(store, info, summary_data(summary))
         return summary
-    return summary_from_data(info, store.get_manifest(run_id), hit.data)
+    return summary_from_data(info, store.get_manifest(run_id), data)
 
 
 def show_summary(store: Store, run_id: str, *, slices: Sequence[str] | None = None) -> RunSummary:
@@ -156,9 +167,9 @@ def show_summary(store: Store, run_id: str, *, slices: Sequence[str] | None = No
     manifest = store.get_manifest(run_id)
     if slices is not None or has_panels(manifest):
         return summarise(store, info, manifest, slices=slices)
-    hit = read_summaries(store, [info]).get(run_id)
-    if hit is not None:
-        return summary_from_data(info, manifest, hit.data)
+    data = _current_entry(store, info)
+    if data is not None:
+        return summary_from_data(info, manifest, data)
     summary = summarise(store, info, manifest)
     # A read-only store: the summary is still right, only not kept.
     with contextlib.suppress(AssayError, SQLAlchemyError):

@@ -235,7 +235,8 @@ def run(
     if data is not None:
         console.print_json(data=data)
     if outcome.accounting is not None:
-        err_console.print(f"run {outcome.run_id}: {outcome.accounting.summary()}", highlight=False)
+        line = _aborted_summary(outcome) if outcome.abort_reason else outcome.accounting.summary()
+        err_console.print(f"run {outcome.run_id}: {line}", highlight=False)
     if outcome.abort_reason:
         err_console.print(
             f"[red]aborted[/red]: {outcome.abort_reason}; "
@@ -250,6 +251,30 @@ def run(
     store.close()
     if outcome.status != "completed" or outcome.n_errors:
         raise typer.Exit(1)
+
+
+def _aborted_summary(outcome: Any) -> str:
+    """The counts of a run ``--max-errors`` stopped, agreeing with its abort message: results
+    that failed (stored with their error) or were abandoned failing behind an open circuit
+    breaker (not stored), and how many results a resume asks for again."""
+    acc = outcome.accounting
+    abandoned = outcome.n_abandoned_failing
+    failed = [f"{outcome.n_errors} stored with their error"]
+    if abandoned:
+        failed.append(f"{abandoned} failing behind an open circuit breaker, not stored")
+    not_stored = outcome.n_planned - outcome.n_results
+    parts = [
+        f"aborted at {outcome.n_results}/{outcome.n_planned} results after {acc.elapsed:.1f} s",
+        f"{outcome.n_errors + abandoned} failed or abandoned ({', '.join(failed)})",
+        f"{not_stored} not stored: a resume asks for them again"
+        if not outcome.n_errors
+        else f"{not_stored} not stored and {outcome.n_errors} stored failures: a resume asks "
+        f"for all {not_stored + outcome.n_errors} again",
+        f"{acc.retries} retries, {acc.cache_hits} cache hits",
+    ]
+    if acc.skipped:
+        parts.insert(1, f"{acc.skipped} already stored")
+    return "; ".join(parts)
 
 
 @app.command("replay")

@@ -154,38 +154,46 @@ def _shown_where(where: str) -> str:
     return where
 
 
-def render_lint(report: LintReport, *, show: int = 5) -> None:
-    """The human form: one table row per smell, then the checks that did not run."""
+def lint_view(report: LintReport, *, show: int = 5) -> Table | Text:
+    """The human form of the smells: one table row per smell, or one line when clean.
+
+    Run ids (the design a slice's MDE rests on names two runs) are the handle a user copies,
+    so they must never be folded (issue 20, 4). A word is folded only when its column is
+    narrower than the word, so the severity sits above the smell code in one column: at 80
+    columns that leaves the two wrapping columns more than the 22 characters of a run id.
+    """
     counts = report.counts()
     title = (
         f"{report.dataset}: {len(report.smells)} smell(s) in {report.n_samples} samples "
         f"({counts['error']} error, {counts['warning']} warning, {counts['info']} info)"
     )
-    if report.smells:
-        table = Table(title=title, show_lines=True)
-        table.add_column("severity")
-        table.add_column("smell")
-        # file:line is what a user opens: at 80 columns it wraps, never cut short.
-        table.add_column("rows", overflow="fold")
-        table.add_column("what and fix", overflow="fold")
-        for smell in report.smells:
-            listed = [
-                f"{r.sample_id}" + (f" ({_shown_where(r.where)})" if r.where else "")
-                for r in smell.rows[:show]
-            ]
-            if len(smell.rows) > show:
-                listed.append(f"… {len(smell.rows) - show} more")
-            what = Text(smell.message)
-            what.append(f"\nfix: {smell.fix}", style="dim")
-            table.add_row(
-                Text(smell.severity, style=_STYLE[smell.severity]),
-                smell.code,
-                Text("\n".join(listed) or "(whole dataset)"),
-                what,
-            )
-        console.print(table)
-    else:
-        console.print(Text(f"{title}: clean"))
+    if not report.smells:
+        return Text(f"{title}: clean")
+    table = Table(title=title, show_lines=True)
+    table.add_column("smell", no_wrap=True)
+    # file:line is what a user opens: at 80 columns it wraps, never cut short.
+    table.add_column("rows", overflow="fold")
+    table.add_column("what and fix", overflow="fold")
+    for smell in report.smells:
+        listed = [
+            f"{r.sample_id}" + (f" ({_shown_where(r.where)})" if r.where else "")
+            for r in smell.rows[:show]
+        ]
+        if len(smell.rows) > show:
+            listed.append(f"… {len(smell.rows) - show} more")
+        what = Text(smell.message)
+        what.append(f"\nfix: {smell.fix}", style="dim")
+        table.add_row(
+            Text.assemble((smell.severity, _STYLE[smell.severity]), "\n", smell.code),
+            Text("\n".join(listed) or "(whole dataset)"),
+            what,
+        )
+    return table
+
+
+def render_lint(report: LintReport, *, show: int = 5) -> None:
+    """Print :func:`lint_view`, then the checks that did not run."""
+    console.print(lint_view(report, show=show))
     for check in report.checks:
         if not check.ran:
             err_console.print(f"not checked: {check.check} ({check.reason})", highlight=False)

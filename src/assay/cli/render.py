@@ -74,7 +74,9 @@ def summary_tables(summary: RunSummary) -> Group:
         for m in summary.metrics:
             if m.subject != counts.subject:
                 continue
-            binary = m.interval.method == "wilson"
+            # A pass rate is a percentage with epochs too (a t interval on per-sample rates),
+            # as `assay show --intervals` prints it.
+            binary = m.rate or m.interval.method == "wilson"
             table.add_row(
                 m.scorer if m.slice_key is None else "",
                 Text(m.group, style="bold" if m.slice_key is None else ""),

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assay.analyse import (
+    FlakySample,
     GateResult,
     GroupComparison,
     MetricComparison,
@@ -532,6 +533,14 @@ def precision_json(rows: list[MetricPrecision]) -> list[dict[str, Any]]:
     return out
 
 
+def _flaky_share(f: FlakySample) -> str:
+    """How a flaky sample's answers split, in words: ``3 of 5 epochs passed`` for a pass/fail
+    scorer, else the mean over its answers."""
+    if f.passed is not None:
+        return f"{f.passed} of {f.n_answers} epochs passed"
+    return f"mean {f.mean:.3g} over {f.n_answers} epochs"
+
+
 def precision_tables(rows: list[MetricPrecision], confidence: float = 0.95) -> Group:
     """``assay show --intervals``: every interval estimator, epochs and flaky samples."""
     parts: list[Any] = []
@@ -611,9 +620,7 @@ def precision_tables(rows: list[MetricPrecision], confidence: float = 0.95) -> G
             parts.append(epochs_table)
         for r in mine:
             if r.slice_key is None and r.flaky:
-                listed = ", ".join(
-                    f"{f.sample_id} ({f.mean:.2f} of {f.n_answers})" for f in r.flaky[:10]
-                )
+                listed = ", ".join(f"{f.sample_id} ({_flaky_share(f)})" for f in r.flaky[:10])
                 more = f" … (+{len(r.flaky) - 10})" if len(r.flaky) > 10 else ""
                 parts.append(Text(f"  flaky under {r.scorer}: {listed}{more}", style="yellow"))
         if any(r.clustered is not None for r in mine):

@@ -121,6 +121,18 @@ def test_no_store_and_no_matching_run_are_reported_as_not_checked(tmp_path, stor
     assert reasons["run_outcomes"] == "none of the 0 stored run(s) used this dataset's samples"
 
 
+def _two_slices(tmp_path):
+    """The graded rows in slices s1 (20 samples) and s2, and a one-subject spec of them."""
+    rows = graded_rows()
+    for i, row in enumerate(rows):
+        row["slice"] = "s1" if i < 20 else "s2"
+    return _spec(tmp_path, rows, subjects=["sim/atlas-large"], epochs=1)
+
+
+def _slice_lint(data, store):
+    return lint_dataset(data, store=store, settings=LintSettings(useful_effect=0.01))
+
+
 def test_slice_power_uses_the_paired_design_when_two_runs_exist_and_says_so(tmp_path, store):
     # Issue 20 (one MDE story): with stored runs, lint's slice MDE is the paired one that
     # `assay compare` uses, and every figure names its design.
@@ -128,17 +140,14 @@ def test_slice_power_uses_the_paired_design_when_two_runs_exist_and_says_so(tmp_
 
     from assay.stats import paired_minimum_detectable_effect
 
-    rows = graded_rows()
-    for i, row in enumerate(rows):
-        row["slice"] = "s1" if i < 20 else "s2"
-    data, spec = _spec(tmp_path, rows, subjects=["sim/atlas-large"], epochs=1)
-    unpaired = lint_dataset(data, store=None, settings=LintSettings(useful_effect=0.01))
+    data, spec = _two_slices(tmp_path)
+    unpaired = _slice_lint(data, None)
     (first,) = [
         s for s in unpaired.by_code("underpowered_slice") if s.details["slice_value"] == "s1"
     ]
     assert first.details["design"] == "unpaired" and "unpaired two-proportion" in first.message
     older, newer = make_runs(store, spec, seeds=[1, 2])
-    paired = lint_dataset(data, store=store, settings=LintSettings(useful_effect=0.01))
+    paired = _slice_lint(data, store)
     (smell,) = [s for s in paired.by_code("underpowered_slice") if s.details["slice_value"] == "s1"]
     assert smell.details["design"] == "paired" and smell.details["clustered"] is False
     assert f"paired design from runs {older} and {newer}" in smell.message
@@ -150,3 +159,39 @@ def test_slice_power_uses_the_paired_design_when_two_runs_exist_and_says_so(tmp_
     ]
     expected = paired_minimum_detectable_effect(20, statistics.variance(diffs))
     assert smell.details["mde"] == round(expected, 4)
+
+
+def test_slice_mde_is_in_points_like_compare_and_run_ids_are_never_folded(tmp_path, store):
+    # Issue 20: lint said "9.5%" where `assay compare` and `assay plan` say "9.5 pts" for the
+    # same kind of figure (5, one MDE story); and at 80 columns the run ids the paired design
+    # names broke mid-id ("…-9a4ef" / "2"), though the id is the handle a user copies (4).
+    import io
+    import re
+
+    from rich.console import Console
+
+    from assay.cli.data_lint_commands import lint_view
+
+    data, spec = _two_slices(tmp_path)
+    unpaired = _slice_lint(data, store)
+    older, newer = make_runs(store, spec, seeds=[1, 2])
+    paired = _slice_lint(data, store)
+    for report, design in ((unpaired, "unpaired two-proportion"), (paired, "paired design")):
+        smells = report.by_code("underpowered_slice")
+        assert smells
+        for smell in smells:
+            mde = smell.details["mde"]
+            seen = "no change is detectable" if mde is None else f"MDE {100 * mde:.1f} pts"
+            assert f"{seen} (at α=0.05, power 80%; {design}" in smell.message
+            assert "the 1.0 pts worth detecting" in smell.message
+            assert "unclustered" in smell.message
+            assert not re.search(r"\d%", smell.message.replace("power 80%", ""))
+    for width in (80, 150):
+        console = Console(width=width, file=io.StringIO(), color_system=None)
+        console.print(lint_view(paired))
+        out = console.file.getvalue()  # type: ignore[attr-defined]
+        assert max(map(len, out.splitlines())) <= width
+        for run_id in (older, newer):
+            assert len(run_id) == 22
+            # Whole on one line, once per underpowered slice (two slices).
+            assert sum(line.count(run_id) for line in out.splitlines()) == 2, out

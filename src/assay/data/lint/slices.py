@@ -9,6 +9,8 @@ slice's pass rate in the newest stored run (0.5, the worst case, without one), t
 when that rate is above one half (the direction a regression check needs). The slice is flagged
 ``underpowered_slice`` when that MDE exceeds ``useful_effect`` (default 5 points); the smell
 says how many samples the slice would need (:func:`assay.stats.two_proportion_sample_size`).
+Its message gives the MDE in percentage points ("MDE 9.5 pts"), as ``assay compare`` and
+``assay plan`` do; ``details["mde"]`` keeps it as a fraction.
 A ``control`` slice is not checked: controls catch pipeline faults, not model differences.
 
 Which design the MDE assumes, said in every smell (``details["design"]``): with two stored
@@ -106,6 +108,11 @@ def _paired_mde(
     return mde, n, omega2
 
 
+def _pts(rate: float) -> str:
+    """A change in pass rate in percentage points, as ``assay compare`` prints it."""
+    return f"{100 * rate:.1f} pts"
+
+
 def _needed(p0: float, effect: float, alpha: float, power: float, decrease: bool) -> int | None:
     p1 = p0 - effect if decrease else p0 + effect
     if not 0 < p1 < 1:
@@ -160,14 +167,16 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
                 )
             if not math.isnan(mde) and mde <= settings.useful_effect:
                 continue
-            seen = "no change at all" if math.isnan(mde) else f"only changes of {mde:.1%} or more"
+            # Points, as `assay compare` and `assay plan` give an MDE (issue 20, one MDE story).
+            seen = "no change is detectable" if math.isnan(mde) else f"MDE {_pts(mde)}"
             smells.append(
                 Smell(
                     code="underpowered_slice",
                     severity="warning",
-                    message=f"slice {key}={label} has {n} sample(s): a comparison detects "
-                    f"{seen} (at α={settings.alpha}, power {settings.power:.0%}; {design}), "
-                    f"not the {settings.useful_effect:.1%} worth detecting",
+                    message=f"slice {key}={label} has {n} sample(s): {seen} "
+                    f"(at α={settings.alpha}, power {settings.power:.0%}; {design}), "
+                    f"{'not even' if math.isnan(mde) else 'more than'} the "
+                    f"{_pts(settings.useful_effect)} worth detecting",
                     fix=(
                         f"grow the slice to about {needed} samples"
                         if needed is not None
