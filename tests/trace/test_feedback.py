@@ -147,7 +147,8 @@ def test_free_text_is_redacted_with_the_traces_own_placeholders(store):
     assert row.correction == "Tell <EMAIL_1> (or <EMAIL_2>) it takes 30 days."
     assert row.comment == "call me on <PHONE_1>"
     assert row.rater_id.startswith("user-") and row.session_id.startswith("user-")
-    for planted in ("bob@example.com", "alice@example.org", "7946", "carol@", "dave@"):
+    # "7946 0958" with its space: the bare digits can occur inside a random hex id.
+    for planted in ("bob@example.com", "alice@example.org", "7946 0958", "carol@", "dave@"):
         assert planted not in dump and planted not in every_text
 
 
