@@ -195,3 +195,28 @@ def test_slice_mde_is_in_points_like_compare_and_run_ids_are_never_folded(tmp_pa
             assert len(run_id) == 22
             # Whole on one line, once per underpowered slice (two slices).
             assert sum(line.count(run_id) for line in out.splitlines()) == 2, out
+
+
+def test_the_unpaired_design_says_why_the_runs_could_not_be_paired():
+    # Two stored runs exist, but on this slice they agree everywhere (ω² = 0) or share fewer
+    # than two graded samples: the message must not claim there are no runs to pair.
+    from types import SimpleNamespace
+
+    from assay.core import Sample
+    from assay.data.lint.slices import _paired_mde
+
+    members = [Sample(id=f"s{i}", input="q") for i in range(4)]
+    key = ("bot", "exact")
+    same = {f"s{i}": 1.0 for i in range(4)}
+    older = SimpleNamespace(run_id="run-old", scores={key: same})
+    newer = SimpleNamespace(run_id="run-new", scores={key: dict(same)})
+    assert _paired_mde((older, newer, key), members, 0.05, 0.8) == (
+        "runs run-old and run-new agree on every sample of it"
+    )
+    newer.scores = {key: {"s0": 0.0}}
+    assert _paired_mde((older, newer, key), members, 0.05, 0.8) == (
+        "runs run-old and run-new share 1 graded sample(s) of it"
+    )
+    newer.scores = {key: {"s0": 0.0, "s1": 1.0, "s2": 0.0, "s3": 1.0}}
+    mde, n, omega2 = _paired_mde((older, newer, key), members, 0.05, 0.8)
+    assert n == 4 and omega2 > 0 and mde > 0

@@ -92,18 +92,20 @@ def _run_pair(ctx: LintContext) -> tuple[Any, Any, tuple[str, str]] | None:
 
 def _paired_mde(
     pair: tuple[Any, Any, tuple[str, str]], members: list[Sample], alpha: float, power: float
-) -> tuple[float, int, float] | None:
-    """(MDE, n, ω²) of a paired comparison on the slice's samples both runs graded."""
+) -> tuple[float, int, float] | str:
+    """(MDE, n, ω²) of a paired comparison on the slice's samples both runs graded, or why
+    there is none (the reason the unpaired design is used instead)."""
     older, newer, key = pair
     a, b = older.scores[key], newer.scores[key]
     diffs = [b[s.id] - a[s.id] for s in members if s.id in a and s.id in b]
     n = len(diffs)
     if n < 2:
-        return None
+        return f"runs {older.run_id} and {newer.run_id} share {n} graded sample(s) of it"
     mean = sum(diffs) / n
     omega2 = sum((d - mean) ** 2 for d in diffs) / (n - 1)
     if omega2 == 0:
-        return None  # no discordant sample yet: the data say nothing about ω²
+        # No discordant sample yet: the data say nothing about ω².
+        return f"runs {older.run_id} and {newer.run_id} agree on every sample of it"
     mde = paired_minimum_detectable_effect(n, omega2, alpha=alpha, power=power)
     return mde, n, omega2
 
@@ -143,8 +145,12 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
             rate = observed.get(label)
             p0 = WORST_CASE_RATE if rate is None else min(max(rate, _EDGE), 1 - _EDGE)
             decrease = p0 > 0.5
-            paired = _paired_mde(pair, members, settings.alpha, settings.power) if pair else None
-            if paired is not None:
+            paired = (
+                _paired_mde(pair, members, settings.alpha, settings.power)
+                if pair
+                else "no two stored runs to pair"
+            )
+            if not isinstance(paired, str):
                 mde, n_paired, omega2 = paired
                 design = (
                     f"paired design from runs {pair[0].run_id} and {pair[1].run_id}"  # type: ignore[index]
@@ -161,7 +167,7 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
                     power=settings.power,
                     direction="decrease" if decrease else "increase",
                 )
-                design = "unpaired two-proportion design (no two stored runs to pair), unclustered"
+                design = f"unpaired two-proportion design ({paired}), unclustered"
                 needed = _needed(
                     p0, settings.useful_effect, settings.alpha, settings.power, decrease
                 )
@@ -191,7 +197,7 @@ def check_slice_power(ctx: LintContext) -> list[Smell]:
                         "pass_rate": p0,
                         "pass_rate_observed": rate is not None,
                         "mde": None if math.isnan(mde) else round(mde, 4),
-                        "design": "paired" if paired is not None else "unpaired",
+                        "design": "unpaired" if isinstance(paired, str) else "paired",
                         "clustered": False,
                         "useful_effect": settings.useful_effect,
                         "n_needed": needed,
