@@ -43,3 +43,34 @@ def test_the_compare_page_withholds_every_row_of_a_metric_whose_judge_changed(  
     assert f'data-verdict="{JUDGE_CHANGED}"' in page.text.split('id="headline"')[1][:200]
     section = page.text.split('data-scorer="quality"')[1].split('data-scorer="exact"')[0]
     assert "improved" not in section
+
+
+def test_the_forest_plot_is_wide_enough_for_a_withheld_verdict():
+    # "judge changed: verdict withheld" is longer than the plot's usual text column: the SVG
+    # must widen instead of cutting the verdict at its right edge.
+    import re
+
+    from assay.web.svg import forest_plot, text_width
+
+    def group(verdict: str) -> dict:
+        return {
+            "slice_key": None,
+            "group": "all",
+            "n": 60,
+            "mean_a": 1.67,
+            "mean_b": 3.67,
+            "difference": 2.0,
+            "interval": {"low": 2.0, "high": 2.0},
+            "verdict": verdict,
+        }
+
+    metric = {"subject_a": "bot", "subject_b": "bot", "scorer": "rubric", "min_effect": 0.09}
+    widths = {}
+    for verdict in ("improved", JUDGE_CHANGED):
+        svg = forest_plot({**metric, "groups": [group(verdict)]})
+        width = float(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1))
+        text = re.search(r'<text x="([\d.]+)"[^>]*>([^<]*· ' + verdict + ")</text>", svg)
+        assert text is not None, svg
+        assert float(text.group(1)) + text_width(text.group(2), 12) <= width
+        widths[verdict] = width
+    assert widths[JUDGE_CHANGED] >= widths["improved"]

@@ -41,6 +41,15 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
     return len(text) * size * (0.65 if bold else 0.6)
 
 
+def _row_text(group: dict[str, Any], rate: bool) -> str:
+    """A row's "Δ [CI] · verdict" text, right of the levels."""
+    interval = group["interval"] or {}
+    return (
+        f"{fmt.delta(group['difference'], rate)} {fmt.interval(interval, rate)} · "
+        f"{group['verdict']}"
+    )
+
+
 def _label_lines(group: dict[str, Any]) -> list[str]:
     label = f"{group['group']} (n={group['n']})"
     return textwrap.wrap(label, _WRAP, break_long_words=True) or [label]
@@ -90,7 +99,9 @@ def forest_plot(metric: dict[str, Any], confidence: float = 0.95) -> str:
 
     heights = [_ROW + 14 * (len(ls) - 1) for ls in lines]
     body = sum(heights)
-    width = int(text_x + _TEXT)
+    texts = [_row_text(g, rate) for g in groups]
+    # Wide enough for the longest row's "Δ [CI] · verdict" (a withheld verdict is long).
+    width = int(text_x + max(_TEXT, 8 + max(text_width(t, 12) for t in texts)))
     axis_y = _TOP + body + 14
     height = axis_y + 12 + _LEGEND
     title = f"{metric['subject_a']} → {metric['subject_b']} / {metric['scorer']}"
@@ -120,7 +131,7 @@ def forest_plot(metric: dict[str, Any], confidence: float = 0.95) -> str:
         f'y2="{_TOP + body}" stroke="#d0d7de"/>',
     ]
     top = _TOP
-    for g, ls, h in zip(groups, lines, heights, strict=True):
+    for g, ls, h, text in zip(groups, lines, heights, texts, strict=True):
         y = top + _ROW / 2 - 4
         colour = VERDICT_COLOUR.get(g["verdict"], "#57606a")
         interval = g["interval"] or {}
@@ -178,8 +189,7 @@ def forest_plot(metric: dict[str, Any], confidence: float = 0.95) -> str:
             )
         parts.append(
             f'<text x="{text_x}" y="{y + 4:.1f}" font-size="12" fill="{colour}">'
-            f"{fmt.delta(diff, rate)} {fmt.interval(interval, rate)} · "
-            f"{escape(g['verdict'])}</text>"
+            f"{escape(text)}</text>"
         )
         parts.append("</g>")
         top += h
