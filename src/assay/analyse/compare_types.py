@@ -149,15 +149,11 @@ class MetricComparison:
 
     @property
     def regressed_slices(self) -> list[GroupComparison]:
-        """The slices that regressed (B9); none of a slice whose verdict a changed judge
-        withheld (:data:`JUDGE_CHANGED`)."""
+        """The slices that regressed (B9); a slice whose verdict a changed judge withheld is
+        not one (:func:`~assay.stats.slice_regressed` reads no withheld label)."""
         from assay.stats import slice_regressed
 
-        return [
-            s
-            for s in self.slices
-            if s.verdict != JUDGE_CHANGED and slice_regressed(s.verdict, s.difference, s.mde)
-        ]
+        return [s for s in self.slices if slice_regressed(s.verdict, s.difference, s.mde)]
 
 
 @dataclass(frozen=True)

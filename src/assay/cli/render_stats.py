@@ -105,7 +105,6 @@ def _drop_beyond_mde(g: GroupComparison) -> bool:
     return (
         g.slice_key is not None
         and g.verdict != REGRESSED
-        and g.verdict != JUDGE_CHANGED
         and slice_regressed(g.verdict, g.difference, g.mde)
     )
 

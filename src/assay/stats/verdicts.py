@@ -64,11 +64,18 @@ def verdict(
 
 
 def slice_regressed(label: str, difference: float, mde: float) -> bool:
-    """Whether a slice counts as regressed for B9: it is ``regressed``, or its difference is
-    negative and at least its MDE in size (a drop the slice was powered to see)."""
+    """Whether a slice counts as regressed for B9: it is ``regressed``, or it is not
+    significantly different (``no detectable difference`` / ``underpowered``) and its
+    difference is negative and at least its MDE in size (a drop the slice was powered to see).
+    Any other label (a verdict withheld, say) is not read as a regression."""
     if label == REGRESSED:
         return True
-    return not math.isnan(mde) and difference < 0 and -difference >= mde
+    return (
+        label in (NO_DIFFERENCE, UNDERPOWERED)
+        and not math.isnan(mde)
+        and difference < 0
+        and -difference >= mde
+    )
 
 
 def overall_verdict(aggregate: str, slices: Sequence[tuple[str, float, float]]) -> VerdictLabel:
