@@ -177,6 +177,17 @@ def test_errored_samples_are_left_out_and_reported(store):
     assert g.p_value == 1.0 and g.mde > 0 and "no variation" in g.note
 
 
+def test_a_constant_shift_with_rounding_noise_counts_as_no_variation(store):
+    # B adds 0.7 to every graded score: the differences vary only by floating-point rounding
+    # (an SE of ~1e-17), which must not claim an MDE of ~0.
+    ids = _ids(40)
+    a = {i: 1 + (k % 5) / 10 for k, i in enumerate(ids)}
+    write_run(store, "A", {("m", "rubric"): a})
+    write_run(store, "B", {("m", "rubric"): {i: v + 0.7 for i, v in a.items()}}, minutes=1)
+    g = compare_runs(store, "A", "B").metrics[0].aggregate
+    assert "no variation" in (g.note or "") and g.mde > 0.01
+
+
 def test_comparison_is_deterministic_and_json_ready(store):
     _three_slice_runs(store, {"math": (0.60, 0.66), "code": (0.70, 0.67)})
     first = compare_runs(store, "A", "B").to_dict()

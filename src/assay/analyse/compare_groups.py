@@ -95,8 +95,9 @@ def compare_group(
             chosen, settings.margin, settings.alpha, settings.equivalence
         )
     se_for_mde = float(se) if se is not None else math.nan
-    if se_for_mde == 0 and n >= 1:
-        # No variation in the differences: the observed SE of 0 would claim infinite power.
+    if se_for_mde <= 1e-9 * scale and n >= 1:
+        # No variation in the differences (but for floating-point rounding, as when B adds
+        # the same constant to every score): an SE of ~0 would claim infinite power.
         # Use the rule-of-three bound instead (Hanley & Lippman-Hand 1983): a difference that
         # never varied in n samples may still vary in up to 3/n of them.
         se_for_mde = scale * math.sqrt(min(1.0, 3 / n) / n)
