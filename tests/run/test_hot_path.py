@@ -390,3 +390,98 @@ async def test_the_runner_raises_the_threshold_only_while_it_runs(store):
         assert seen == [RUN_GC_THRESHOLD] and gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*old)
+
+
+# -- unvalidated construction of the run's own models ----------------------------------------
+
+
+def test_construct_checked_builds_what_model_construct_builds():
+    from assay.core import ModelRequest, Output, SampleResult
+    from assay.core.construct import construct_checked
+
+    output = Output(text="4", model="m", latency_ms=1.0)
+    result_values = {
+        "cached": False,  # any order
+        "subject": "bot",
+        "sample_id": "q1",
+        "epoch": 2,
+        "output": output,
+        "scores": [Score(scorer="exact", value=1.0)],
+        "error": None,
+        "error_class": None,
+        "attempts": 3,
+    }
+    request_values = {
+        "model": "m",
+        "messages": (Message(role="user", content="hi"),),
+        "params": {"temperature": 0},
+        "epoch": 0,
+        "seed": None,
+        "context": {"sample_id": "q1"},
+    }
+    for cls, values in ((SampleResult, result_values), (ModelRequest, request_values)):
+        built, expected = construct_checked(cls, values), cls.model_construct(**values)
+        assert type(built) is cls
+        assert built == expected
+        assert list(built.__dict__) == list(expected.__dict__)  # field order
+        assert built.model_fields_set == expected.model_fields_set
+        assert built.model_dump() == expected.model_dump()
+        assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
+        for name, value in values.items():
+            assert getattr(built, name) is value  # used as given, not copied
+
+
+def test_construct_checked_refuses_a_missing_or_unknown_field():
+    from assay.core import SampleResult
+    from assay.core.construct import construct_checked
+
+    with pytest.raises(TypeError, match=r"missing \['attempts', 'cached'.*not fields \[\]"):
+        construct_checked(SampleResult, {"subject": "bot", "sample_id": "q1"})
+    values = {name: None for name in SampleResult.model_fields} | {"colour": "red"}
+    with pytest.raises(TypeError, match=r"not fields \['colour'\]"):
+        construct_checked(SampleResult, values)
+
+
+def test_construct_checked_refuses_models_it_cannot_build_like_model_construct():
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+    from assay.core.construct import construct_checked
+
+    class Extra(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        a: int
+
+    class Private(BaseModel):
+        a: int
+        _b: int = PrivateAttr(default=0)
+
+    class PostInit(BaseModel):
+        a: int
+
+        def model_post_init(self, context: object) -> None:
+            pass
+
+    for cls in (Extra, Private, PostInit):
+        with pytest.raises(TypeError, match=cls.__name__):
+            construct_checked(cls, {"a": 1})
+
+
+@pytest.mark.parametrize(
+    "user",
+    ["{{ input }}", "{{input}}", "{{  input\t}}", " {{ input }}", "{{ input }}\n", "{{ input }}!"],
+)
+def test_the_bare_input_template_renders_as_the_substitution_does(user):
+    from assay.run.prompt import _VAR
+
+    for sample in (
+        Sample(id="a", input="2+2? {{ not_a_var }} \\1 {x}"),
+        Sample(id="b", input=""),
+        Sample(id="c", input=[{"role": "user", "content": "hi"}]),
+    ):
+        template = PromptTemplate(user=user, system="{{ input }}")
+        text = sample.input_text
+        by_regex = _VAR.sub(lambda m, text=text: text, user)
+        rendered = template.render(sample)
+        assert rendered[0] == Message(role="system", content=sample.input_text)
+        if isinstance(sample.input, str):
+            assert rendered[1] == Message(role="user", content=by_regex)

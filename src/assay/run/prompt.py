@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assay.core import Message, Sample, SpecError, text_hash
 
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+@lru_cache(maxsize=64)
+def _sole_variable(template: str) -> str | None:
+    """The placeholder's name when ``template`` is one placeholder and nothing else (the
+    default ``{{ input }}``), else ``None``."""
+    match = _VAR.fullmatch(template)
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class PromptTemplate:
         return text_hash(self.text)
 
     def _fill(self, template: str, sample: Sample) -> str:
+        if _sole_variable(template) == "input":  # the default template: no substitution pass
+            return sample.input_text
+
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "input":

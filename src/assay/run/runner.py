@@ -34,6 +34,7 @@ from assay.core import (
     anchor_fingerprint,
     content_hash,
 )
+from assay.core.construct import construct_checked
 from assay.providers import Provider
 from assay.run.accounting import Accounting, PriceTable
 from assay.run.cache import cache_namespace
@@ -391,8 +392,7 @@ class Runner:
             )
         scores = await self._score(sample, output)
         # Every field is set with its declared type; skipping validation matters on this path.
-        return SampleResult.model_construct(
-            **key,
+        key.update(
             output=output,
             scores=scores,
             error=None,
@@ -400,6 +400,7 @@ class Runner:
             attempts=attempts,
             cached=cached,
         )
+        return construct_checked(SampleResult, key)
 
     async def _worker(self, work: Iterator[tuple[Subject, Sample, int]]) -> None:
         limit = self._max_pending

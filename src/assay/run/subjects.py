@@ -24,6 +24,7 @@ from assay.core import (
     SubjectManifest,
     content_hash,
 )
+from assay.core.construct import construct_checked
 from assay.providers import Provider
 from assay.run.cache import cache_namespace
 from assay.run.prompt import PromptTemplate
@@ -70,13 +71,16 @@ class ModelSubject:
     def request(self, sample: Sample, *, epoch: int) -> ModelRequest:
         """The provider request for one sample and epoch."""
         context = {"sample_id": sample.id, "metadata": sample.metadata, "target": sample.target}
-        return ModelRequest.model_construct(
-            model=self.model,
-            messages=self.prompt.render(sample),
-            params=self.params,
-            epoch=epoch,
-            seed=None,
-            context=context,
+        return construct_checked(
+            ModelRequest,
+            {
+                "model": self.model,
+                "messages": self.prompt.render(sample),
+                "params": self.params,
+                "epoch": epoch,
+                "seed": None,
+                "context": context,
+            },
         )
 
     async def respond(self, sample: Sample, *, epoch: int) -> Output:
