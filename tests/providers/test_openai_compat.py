@@ -353,3 +353,57 @@ def test_provider_usable_across_event_loops() -> None:
         handle.stop()
     assert texts == ["echo: one", "echo: two"]
     assert handle.calls == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "model": "m-1",
+            "system_fingerprint": "fp",
+            "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4.0, "total_tokens": 7},
+        },
+        {"choices": [{"message": {"content": None}}]},
+        {
+            "model": 7,
+            "choices": [{"message": {"content": [{"text": "a"}, "b"]}, "finish_reason": 1}],
+            "usage": {"prompt_tokens": True, "completion_tokens": "4", "total_tokens": 2.5},
+        },
+        {"choices": [{"message": {"content": "x"}}], "usage": "none"},
+    ],
+)
+@pytest.mark.parametrize("latency", [12.5, 3, None])
+def test_a_parsed_output_is_what_validated_construction_gives(body, latency):
+    """The parser builds the output without validation (hot path); it must equal the
+    validated model field for field, value type included."""
+    from assay.core import Output, Usage
+    from assay.providers._http import HttpReply, int_or_none, str_or_none
+
+    provider = OpenAICompatProvider(base_url="http://127.0.0.1:9", api_key_env=None)
+    reply = HttpReply(200, json.dumps(body), {"x-request-id": "r1"}, latency)
+    parsed = provider._parse(reply)
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    content = body["choices"][0]["message"]["content"]
+    expected = Output(
+        text="ab" if isinstance(content, list) else (content or ""),
+        model=str_or_none(body.get("model")),
+        system_fingerprint=str_or_none(body.get("system_fingerprint")),
+        finish_reason=str_or_none(body["choices"][0].get("finish_reason")),
+        usage=Usage(
+            input_tokens=int_or_none(usage.get("prompt_tokens")),
+            output_tokens=int_or_none(usage.get("completion_tokens")),
+            total_tokens=int_or_none(usage.get("total_tokens")),
+        ),
+        latency_ms=latency,
+        raw=body,
+        metadata={"request_id": "r1"},
+    )
+    assert parsed == expected
+    assert parsed.model_dump_json() == expected.model_dump_json()
+    assert {k: type(v) for k, v in parsed} == {k: type(v) for k, v in expected}
+    assert parsed.usage.model_fields_set == expected.usage.model_fields_set | {
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+    }

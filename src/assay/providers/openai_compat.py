@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.core import ModelRequest, Output, Usage
+from assay.core.construct import construct_checked
 from assay.providers._http import (
     HttpReply,
     JsonHttpProvider,
@@ -100,19 +101,25 @@ class OpenAICompatProvider(JsonHttpProvider):
         request_id = reply.headers.get("x-request-id") if reply.headers is not None else None
         if request_id:
             metadata["request_id"] = request_id
-        return Output(
-            text=_content_text(message.get("content")),
-            model=str_or_none(body.get("model")),
-            system_fingerprint=str_or_none(body.get("system_fingerprint")),
-            finish_reason=str_or_none(choice.get("finish_reason")),
-            usage=Usage(
-                input_tokens=int_or_none(usage.get("prompt_tokens")),
-                output_tokens=int_or_none(usage.get("completion_tokens")),
-                total_tokens=int_or_none(usage.get("total_tokens")),
-            ),
-            latency_ms=reply.latency_ms,
-            raw=body,
-            metadata=metadata,
+        # Every value already has its field's type (text, text or None, int or None, a float,
+        # the body's dict), so the output is built without validation: once per call.
+        tokens = {
+            "input_tokens": int_or_none(usage.get("prompt_tokens")),
+            "output_tokens": int_or_none(usage.get("completion_tokens")),
+            "total_tokens": int_or_none(usage.get("total_tokens")),
+        }
+        return construct_checked(
+            Output,
+            {
+                "text": _content_text(message.get("content")),
+                "model": str_or_none(body.get("model")),
+                "system_fingerprint": str_or_none(body.get("system_fingerprint")),
+                "finish_reason": str_or_none(choice.get("finish_reason")),
+                "usage": construct_checked(Usage, tokens),
+                "latency_ms": None if reply.latency_ms is None else float(reply.latency_ms),
+                "raw": body,
+                "metadata": metadata,
+            },
         )
 
 
