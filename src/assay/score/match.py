@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.core import Output, Sample, Score
+from assay.core.construct import construct_checked
 from assay.score.normalise import Normalisation
 
 
@@ -32,25 +33,31 @@ class _MatchScorer:
         if not targets:
             return Score(scorer=self.name, value=None, error="sample has no target to compare with")
         answer = self.normalise(output.text)
-        # Validated construction: this runs for every sample, and pydantic-core validates these
-        # six plain fields faster than model_construct sets them (2.1 against 3.2 us).
+        # Built unvalidated (every value has its field's type): this runs for every sample, and
+        # costs a third of pydantic-core's validation of the six fields.
         for target in targets:
             if self._matches(answer, self.normalise(target)):
-                return Score(
-                    scorer=self.name,
-                    value=1.0,
-                    answer=output.text,
-                    explanation=f"matched {target!r}",
-                    error=None,
-                    metadata={},
+                return construct_checked(
+                    Score,
+                    {
+                        "scorer": self.name,
+                        "value": 1.0,
+                        "answer": output.text,
+                        "explanation": f"matched {target!r}",
+                        "error": None,
+                        "metadata": {},
+                    },
                 )
-        return Score(
-            scorer=self.name,
-            value=0.0,
-            answer=output.text,
-            explanation=None,
-            error=None,
-            metadata={},
+        return construct_checked(
+            Score,
+            {
+                "scorer": self.name,
+                "value": 0.0,
+                "answer": output.text,
+                "explanation": None,
+                "error": None,
+                "metadata": {},
+            },
         )
 
 
