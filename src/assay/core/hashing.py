@@ -15,6 +15,14 @@ from typing import Any
 
 _PLAIN = (str, int, bool, type(None))
 
+#: :func:`canonical_json` of a value already in the form ``_normalise`` gives (exact ``str``,
+#: ``int``, ``bool`` and ``None``, finite floats but whole ones below 2**53, lists, dicts with
+#: ``str`` keys),
+#: without that pass: ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+#: ensure_ascii=False)`` with its encoder built once (``json.dumps`` builds a new one on every
+#: call that passes options).
+encode_normal = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
 
 def _normalise(value: Any) -> Any:
     # Exact-type fast paths first: this runs for every value of every sample that is hashed.
@@ -43,7 +51,7 @@ def _normalise(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """Serialise ``value`` to canonical JSON (sorted keys, compact separators, UTF-8 text)."""
-    return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return encode_normal(_normalise(value))
 
 
 def content_hash(value: Any, *, length: int = 64) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -24,10 +23,7 @@ from typing import Any, overload
 
 from assay.core.errors import DatasetError
 from assay.core.manifest import DatasetManifest
-from assay.core.sample import Message, Provenance, Sample
-
-#: Value types that are their own canonical JSON form (see :mod:`assay.core.hashing`).
-_CANONICAL = frozenset((str, int, bool, type(None)))
+from assay.core.sample import Message, Provenance, Sample, SampleValues, sample_hash
 
 #: Metadata values whose mappings are shared (``-0.0`` and ``0.0`` are told apart by repr).
 _SCALARS = frozenset((str, int, bool, float, type(None)))
@@ -90,7 +86,6 @@ class Sharing:
 
 
 _EMPTY: Metadata = {}
-_dumps = json.dumps
 
 
 class TextColumn(Sequence[str]):
@@ -125,6 +120,20 @@ class TextColumn(Sequence[str]):
             key += len(ends)
         start = ends[key - 1] if key else 0
         return self._data[start:end].decode("utf-8", "surrogatepass")
+
+    def text(self, position: int) -> str:
+        """``self[position]`` for ``0 <= position < len(self)``, without the checks for a
+        slice or a negative index (the dataset's hash reads every text by position)."""
+        ends = self._ends
+        start = ends[position - 1] if position else 0
+        return self._data[start : ends[position]].decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str]:
+        data = self._data
+        start = 0
+        for end in self._ends:
+            yield data[start:end].decode("utf-8", "surrogatepass")
+            start = end
 
 
 class Columns:
@@ -206,31 +215,33 @@ class Columns:
         return picked
 
     def content_hash(self, position: int) -> str:
-        """``Sample.content_hash()`` of the sample at ``position``.
+        """``Sample.content_hash()`` of the sample at ``position`` (without building the
+        sample: :func:`~assay.core.sample.sample_hash` of its fields)."""
+        chats = self.chats
+        return sample_hash(
+            self.ids[position],
+            chats[position] if chats and position in chats else self.texts.text(position),
+            self.targets[position],
+            self.metadata[position],
+            self.clusters.get(position),
+        )
 
-        A text sample whose target and metadata values are text, integers, booleans or null
-        (the usual case) is written straight to canonical JSON: those values are already in
-        canonical form, so this gives the same text as :meth:`Sample.content` through
-        :func:`~assay.core.hashing.canonical_json`, at a third of the cost.
-        """
-        text = self.texts[position] if position not in self.chats else None
-        target = self.targets[position]
-        metadata = self.metadata[position]
-        if (
-            text is None
-            or not (target is None or type(target) is str)
-            or not all(type(v) in _CANONICAL for v in metadata.values())
-        ):
-            return self.sample(position).content_hash()
-        content = {
-            "cluster": self.clusters.get(position),
-            "id": self.ids[position],
-            "input": text,
-            "metadata": metadata,
-            "target": target,
-        }
-        canonical = _dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    def values(self) -> Iterator[SampleValues]:
+        """Each sample's fields in order, without building the samples: the arguments of
+        :meth:`Sample.from_checked`, but the metadata is the columns' own mapping (shared by
+        other samples: not to be changed)."""
+        chats, clusters, provenance = self.chats, self.clusters, self.provenance
+        default = self.default_provenance or _NO_PROVENANCE
+        rows = zip(self.ids, self.texts, self.targets, self.metadata, strict=True)
+        for position, (id_, text, target, metadata) in enumerate(rows):
+            yield (
+                id_,
+                text if not chats or position not in chats else chats[position],
+                target,
+                metadata,
+                clusters.get(position) if clusters else None,
+                provenance.get(position, default) if provenance else default,
+            )
 
     def sample(self, position: int) -> Sample:
         return Sample.from_checked(
@@ -320,9 +331,9 @@ class Samples(Sequence[Sample]):
         return columns.sample(key % n if key < 0 else key)
 
     def __iter__(self) -> Iterator[Sample]:
-        sample = self._columns.sample
-        for position in range(len(self._columns)):
-            yield sample(position)
+        build = Sample.from_checked
+        for id_, input_, target, metadata, cluster, provenance in self._columns.values():
+            yield build(id_, input_, target, dict(metadata), cluster, provenance)
 
     def __repr__(self) -> str:
         return f"<{len(self)} samples>"
@@ -411,6 +422,13 @@ class Dataset:
         if position is None:
             raise KeyError(f"no sample with id {sample_id!r} in dataset {self.name!r}")
         return self._columns.sample(position)
+
+    def sample_values(self) -> Iterator[SampleValues]:
+        """Each sample's ``(id, input, target, metadata, cluster, provenance)`` in order,
+        without building the samples (for a reader that only reads the fields, such as
+        :meth:`Store.create_run <assay.store.Store.create_run>`). The metadata mappings are
+        the dataset's own, shared between samples: do not change them."""
+        return self._columns.values()
 
     @property
     def sample_ids(self) -> list[str]:

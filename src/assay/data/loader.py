@@ -28,22 +28,13 @@ from pydantic import ValidationError
 
 from assay.core.errors import DatasetError
 from assay.core.hashing import content_hash
-from assay.core.sample import Message, Provenance, Role, Sample
+from assay.core.sample import Message, Provenance, Role, Sample, SampleValues
 from assay.data.cells import infer_cell, parse_text_input, parse_text_target
 from assay.data.dataset import Columns, Dataset, append_index, first_duplicate, order_by_id
 from assay.data.fields import METADATA_COLUMN, FieldMap
 from assay.data.readers import JSON_DECODER, RowSource, described, open_rows
 
-#: A sample's checked fields: id, input, target, metadata, cluster, provenance.
-SampleValues = tuple[
-    str,
-    str | tuple[Message, ...],
-    str | tuple[str, ...] | None,
-    dict[str, Any],
-    str | None,
-    Provenance,
-]
-#: The same without the id.
+#: A sample's checked fields but the id (see :data:`~assay.core.sample.SampleValues`).
 FieldValues = tuple[
     str | tuple[Message, ...],
     str | tuple[str, ...] | None,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Insert, insert, select
+from sqlalchemy import Boolean, Connection, Engine, Insert, insert, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from assay.core import StoreError
@@ -51,6 +51,13 @@ def _reason(error: BaseException) -> str:
     cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
     text = str(cause).strip() or type(cause).__name__
     return text.splitlines()[0]
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], mark: str, nulls: tuple[int, ...]) -> str:
+    """``INSERT … ON CONFLICT DO NOTHING`` of ``columns``, those at ``nulls`` as ``NULL`` and
+    the others as parameters written ``mark``."""
+    values = ", ".join("NULL" if i in nulls else mark for i in range(len(columns)))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) ON CONFLICT DO NOTHING"
 
 
 class StoreBase:
@@ -114,7 +121,10 @@ class StoreBase:
         )
         scores_ignoring = self._insert_ignoring_duplicates(scores)
         self._insert_scores = scores_ignoring if scores_ignoring is not None else insert(scores)
-        self._raw_sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        # The raw INSERTs (by table, columns and the columns written as NULL; see _insert_rows)
+        # and the positions of the Boolean columns of a column set (see _insert_sqlite).
+        self._raw_sql: dict[tuple[str, tuple[str, ...], tuple[int, ...]], str] = {}
+        self._flag_columns: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
         # SQLite: cache lookups (one per model call) go through one DBAPI connection of their
         # own, in autocommit, under a lock; see get_cached.
         self._cache_reader: Any = None
@@ -164,43 +174,87 @@ class StoreBase:
             return pg_insert(table).on_conflict_do_nothing()
         return None
 
-    def _bulk_insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-        """``executemany`` of ``rows`` into ``table``, ignoring key conflicts.
+    def _bulk_insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int:
+        """:meth:`_insert_rows` of ``rows`` given as dicts (all with the same keys, in the same
+        order); how many were inserted."""
+        columns = tuple(rows[0])
+        values = itemgetter(*columns)
+        params = (
+            [values(row) for row in rows] if len(columns) > 1 else [(r[columns[0]],) for r in rows]
+        )
+        return self._insert_rows(conn, table, columns, params)
+
+    def _stamp(self, at: datetime) -> Any:
+        """``at`` as :meth:`_insert_rows` takes a timestamp: on SQLite the naive UTC text the
+        column type would write, elsewhere the datetime."""
+        if self._engine.dialect.name == "sqlite":
+            return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return at
+
+    def _insert_rows(
+        self, conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> int:
+        """``executemany`` of ``rows`` (tuples in the order of ``columns``) into ``table``,
+        ignoring key conflicts; how many were inserted. Timestamps come converted
+        (:meth:`_stamp`).
 
         On SQLite and PostgreSQL the statement is written once per column set and handed to the
         driver directly: SQLAlchemy's per-row parameter processing cost about 50 µs a result,
         half the cost of storing it. The rows go as tuples with positional parameters (the
         driver looks each named one up by name, which cost a quarter of the insert on SQLite).
-        Timestamps are converted here as the column type would (naive UTC text on SQLite).
         Other dialects go through SQLAlchemy.
         """
         dialect = self._engine.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            return self._insert_sqlite(conn, table, columns, rows)
+        if dialect != "postgresql":
             if table is results_t:
-                conn.execute(self._insert_results, rows)
+                statement = self._insert_results
             else:
-                conn.execute(self._insert_scores if table is scores else insert(table), rows)
-            return
-        columns = tuple(rows[0])
-        key = (table.name, columns)
+                statement = self._insert_scores if table is scores else insert(table)
+            return conn.execute(
+                statement, [dict(zip(columns, row, strict=True)) for row in rows]
+            ).rowcount
+        key = (table.name, columns, ())
         sql = self._raw_sql.get(key)
         if sql is None:
-            marks = ", ".join("?" if dialect == "sqlite" else "%s" for _ in columns)
-            sql = (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
-                "ON CONFLICT DO NOTHING"
+            sql = self._raw_sql[key] = _insert_sql(table.name, columns, "%s", ())
+        return conn.exec_driver_sql(sql, rows).rowcount
+
+    def _insert_sqlite(
+        self, conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> int:
+        """:meth:`_insert_rows` on SQLite, where a parameter that is not an exact ``str``,
+        ``int``, ``float`` or ``bytearray`` costs the ``sqlite3`` module an adapter lookup that
+        raises and clears an ``AttributeError`` (CPython ``Modules/_sqlite/cursor.c``,
+        ``_need_adapt``; ``microprotocols.c``): about 3,000 instructions each, more than
+        binding the rest of a result's row. So a column that is ``None`` in every row is
+        written as ``NULL`` in the statement, and a Boolean column of ``bool`` values goes as
+        ``int`` (what the module binds for a ``bool``: the same 0 or 1). The rows are turned
+        into columns and back for that (in C: about a tenth of what it saves)."""
+        by_column = list(zip(*rows, strict=True))
+        n = len(rows)
+        nulls = tuple(i for i, values in enumerate(by_column) if values.count(None) == n)
+        flags = self._flag_columns.get((table.name, columns))
+        if flags is None:
+            flags = self._flag_columns[(table.name, columns)] = tuple(
+                i for i, name in enumerate(columns) if isinstance(table.c[name].type, Boolean)
             )
-            self._raw_sql[key] = sql
-        values = itemgetter(*columns)
-        params = (
-            [values(row) for row in rows] if len(columns) > 1 else [(r[columns[0]],) for r in rows]
-        )
-        if dialect == "sqlite" and "created_at" in columns:
-            at = columns.index("created_at")
-            stamp = rows[0]["created_at"]
-            text = stamp.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            params = [(*p[:at], text, *p[at + 1 :]) if p[at] is stamp else p for p in params]
-        conn.exec_driver_sql(sql, params)
+        changed = bool(nulls)
+        for i in flags:
+            values = by_column[i]
+            if i not in nulls and set(map(type, values)) == {bool}:
+                by_column[i] = tuple(map(int, values))
+                changed = True
+        if changed:
+            rows = list(zip(*(v for i, v in enumerate(by_column) if i not in nulls), strict=True))
+            if not rows:  # every column NULL: a row of no parameters each
+                rows = [()] * n
+        key = (table.name, columns, nulls)
+        sql = self._raw_sql.get(key)
+        if sql is None:
+            sql = self._raw_sql[key] = _insert_sql(table.name, columns, "?", nulls)
+        return conn.exec_driver_sql(sql, rows).rowcount
 
     @contextmanager
     def _database_errors(self, action: str) -> Iterator[None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Select, bindparam, delete, insert, select, up
 from sqlalchemy.exc import IntegrityError
 
 from assay.core import Output, RunManifest, Sample, SampleResult, StoreError
+from assay.core.sample import SampleValues
+from assay.data.dataset import Dataset
 from assay.store import codec, leases
 from assay.store.base import _MAX_IN, StoreBase, _now, _reason
 from assay.store.run_info import RUN_STATUSES
@@ -33,24 +35,38 @@ _SAMPLE_CHUNK = 2000
 
 #: A response-cache entry: (key, provider, model, output).
 CacheEntry = tuple[str, str, str, Output]
+#: The columns of the response-cache rows put_cached builds, in their order.
+_CACHE_COLUMNS = ("key", "provider", "model", "output_json", "created_at")
 
-#: Which of a list of result ids (response-cache keys) are stored; built once, its list bound
-#: when executed (building ``in_(ids)`` each time coerced every id: a quarter of its cost).
+
+class _Repeated(Exception):
+    """Raised inside a transaction that stored fewer results than it was given (one was
+    stored already, or repeated in the batch): it is rolled back and the batch written again,
+    carefully (see ``StoreWrites._write_results``)."""
+
+
+#: Which of a list of result ids are stored; built once, its list bound when executed
+#: (building ``in_(ids)`` each time coerced every id: a quarter of its cost).
 _STORED_RESULTS = select(results_t.c.id).where(
     results_t.c.id.in_(bindparam("keys", expanding=True))
-)
-_STORED_CACHE_KEYS = select(response_cache.c.key).where(
-    response_cache.c.key.in_(bindparam("keys", expanding=True))
 )
 
 
 def _stored(conn: Connection, query: Select[str], keys: list[str]) -> set[str]:
-    """Which of ``keys`` ``query`` (:data:`_STORED_RESULTS`, :data:`_STORED_CACHE_KEYS`)
-    finds stored, asked ``_MAX_IN`` at a time."""
+    """Which of ``keys`` ``query`` (:data:`_STORED_RESULTS`) finds stored, asked ``_MAX_IN``
+    at a time."""
     stored: set[str] = set()
     for start in range(0, len(keys), _MAX_IN):
         stored.update(conn.execute(query, {"keys": keys[start : start + _MAX_IN]}).scalars())
     return stored
+
+
+def _sample_values(samples: Iterable[Sample]) -> Iterator[SampleValues]:
+    """The fields of ``samples`` (what :func:`~assay.store.codec.sample_rows` takes): read from
+    a dataset's columns without building its samples, else from each sample."""
+    if isinstance(samples, Dataset):
+        return samples.sample_values()
+    return ((s.id, s.input, s.target, s.metadata, s.cluster, s.provenance) for s in samples)
 
 
 class StoreWrites(StoreBase):
@@ -71,7 +87,8 @@ class StoreWrites(StoreBase):
         samples, in one transaction.
 
         ``samples`` may be any iterable (a generator too): they are read once and inserted
-        ``_SAMPLE_CHUNK`` at a time, so only one chunk's rows are ever in memory.
+        ``_SAMPLE_CHUNK`` at a time, so only one chunk's rows are ever in memory. A
+        :class:`~assay.data.Dataset`'s samples are read from its columns, without being built.
         """
         run_id = manifest.run_id
         run_row = {
@@ -100,18 +117,18 @@ class StoreWrites(StoreBase):
                     conn.execute(insert(runs), run_row)
                     leases.claim(conn, run_id, self.lease_ttl)
                     conn.execute(insert(manifests), manifest_row)
-                    stream = iter(samples)
+                    stream = _sample_values(samples)
                     position = 0
                     while chunk := list(islice(stream, _SAMPLE_CHUNK)):
-                        for sample in chunk:
-                            if sample.id in seen:
+                        for values in chunk:
+                            if values[0] in seen:
                                 # Raised inside the transaction: nothing of the run is stored.
                                 raise StoreError(
-                                    f"cannot create run {run_id!r}: sample id {sample.id!r} "
+                                    f"cannot create run {run_id!r}: sample id {values[0]!r} "
                                     "appears twice",
                                     fix="give every sample of a dataset a distinct id",
                                 )
-                            seen.add(sample.id)
+                            seen.add(values[0])
                         # The run is new and its sample ids distinct, so no row can conflict
                         # (the conflicts _bulk_insert would ignore).
                         self._bulk_insert(
@@ -144,36 +161,69 @@ class StoreWrites(StoreBase):
             return
         if not results:
             return
-        rows, score_rows = codec.result_rows(run_id, results, _now())
+        created_at = self._stamp(_now())
         with self._database_errors(f"store results of run {run_id!r}"):
             try:
-                with self._writer.begin() as conn:
-                    inserted = self._insert_new_results(conn, rows)
-                    if len(inserted) < len(rows):
-                        score_rows = [s for s in score_rows if s["result_id"] in inserted]
-                    if score_rows:
-                        self._bulk_insert(conn, scores, score_rows)
-                    if inserted:
-                        forget_summary(conn, run_id)
+                self._retrying_repeats(
+                    lambda conn, careful: self._write_results(
+                        conn, run_id, results, created_at, careful=careful
+                    )
+                )
             except IntegrityError:
                 with self._engine.connect() as conn:
                     self._require_run(conn, run_id)
                 raise
 
-    def _insert_new_results(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-        """Insert the rows whose id is not stored yet; the ids of those inserted.
+    def _retrying_repeats(self, write: Callable[[Connection, bool], None]) -> None:
+        """``write(conn, careful=False)`` in a write transaction; if it raised
+        :class:`_Repeated`, rolled back and done again as ``write(conn, careful=True)``."""
+        try:
+            with self._writer.begin() as conn:
+                write(conn, False)
+        except _Repeated:
+            with self._writer.begin() as conn:
+                write(conn, True)
 
-        One SELECT of the batch's ids, then one executemany. (``INSERT … RETURNING`` would save
-        the SELECT, but SQLAlchemy sends it as one long multi-row statement that psycopg
-        re-parses on every call, which made PostgreSQL writes ~60% slower; on SQLite the
-        two were within 10%.)
+    def _write_results(
+        self,
+        conn: Connection,
+        run_id: str,
+        results: Sequence[SampleResult],
+        created_at: Any,
+        careful: bool,
+        outputs_json: dict[int, str] | None = None,
+    ) -> None:
+        """Insert ``results`` and their scores (see :meth:`add_results`) and forget the run's
+        summary; ``created_at`` as :meth:`_stamp` made it, ``outputs_json`` as
+        :func:`~assay.store.codec.result_rows` takes it.
+
+        Not ``careful``: every result is sent in one executemany (``ON CONFLICT DO NOTHING``),
+        and :class:`_Repeated` is raised when fewer were inserted than sent (a result stored
+        already, or repeated in the batch: its scores must not be stored). That is the usual
+        case at no extra cost: asking first which ids are stored cost a SELECT a batch, and
+        SQLAlchemy's expansion of its ``IN`` list about 4,000 instructions a result.
+
+        ``careful``: the first result of each key is kept, one SELECT of their ids finds those
+        stored, and only the others are inserted with their scores. (``INSERT … RETURNING``
+        would save the SELECT, but SQLAlchemy sends it as one long multi-row statement that
+        psycopg re-parses on every call, which made PostgreSQL writes ~60% slower.)
         """
-        stored = _stored(conn, _STORED_RESULTS, [row["id"] for row in rows])
-        if stored:
-            rows = [row for row in rows if row["id"] not in stored]
-        if rows:
-            self._bulk_insert(conn, results_t, rows)
-        return {row["id"] for row in rows}
+        if careful:
+            first: dict[str, SampleResult] = {}
+            for result in results:
+                key = codec.result_id(run_id, result.subject, result.sample_id, result.epoch)
+                first.setdefault(key, result)
+            stored = _stored(conn, _STORED_RESULTS, list(first))
+            results = [result for key, result in first.items() if key not in stored]
+            if not results:
+                return
+        rows, score_rows = codec.result_rows(run_id, results, created_at, outputs_json)
+        inserted = self._insert_rows(conn, results_t, codec.RESULT_COLUMNS, rows)
+        if inserted < len(rows) and not careful:
+            raise _Repeated
+        if score_rows:
+            self._insert_rows(conn, scores, codec.SCORE_COLUMNS, score_rows)
+        forget_summary(conn, run_id)
 
     def put_cached(
         self,
@@ -181,35 +231,32 @@ class StoreWrites(StoreBase):
         *,
         _results: tuple[str, Sequence[SampleResult]] | None = None,
     ) -> None:
-        """Add responses to the cache (an existing key keeps its first response)."""
-        now = _now()
-        rows: dict[str, dict[str, Any]] = {}
-        for key, provider, model, output in entries:
-            rows.setdefault(
-                key,
-                {
-                    "key": key,
-                    "provider": provider,
-                    "model": model,
-                    "output_json": output.model_dump_json(),
-                    "created_at": now,
-                },
-            )
-        with self._database_errors("write the response cache"), self._writer.begin() as conn:
-            stored = _stored(conn, _STORED_CACHE_KEYS, list(rows))
-            new = [row for key, row in rows.items() if key not in stored]
-            if new:
-                conn.execute(insert(response_cache), new)
+        """Add responses to the cache (an existing key keeps its first response).
+
+        Inserted with ``ON CONFLICT DO NOTHING``, which keeps a stored key's row as asking
+        first which keys are stored did, without that SELECT; a key repeated in ``entries``
+        keeps its first response too."""
+        created_at = self._stamp(_now())
+
+        def write(conn: Connection, careful: bool) -> None:
+            # The results first: a cached response is usually the very output of one of them,
+            # whose JSON is then written once (a tenth of a result's cost).
+            known: dict[int, str] = {}
             if _results is not None and _results[1]:
                 run_id, results = _results
-                result_rows, score_rows = codec.result_rows(run_id, results, now)
-                inserted = self._insert_new_results(conn, result_rows)
-                if len(inserted) < len(result_rows):
-                    score_rows = [s for s in score_rows if s["result_id"] in inserted]
-                if score_rows:
-                    self._bulk_insert(conn, scores, score_rows)
-                if inserted:
-                    forget_summary(conn, run_id)
+                self._write_results(conn, run_id, results, created_at, careful, known)
+            rows: dict[str, tuple[Any, ...]] = {}
+            for key, provider, model, output in entries:
+                if key not in rows:
+                    text = known.get(id(output))
+                    if text is None:
+                        text = codec.output_json(output)
+                    rows[key] = (key, provider, model, text, created_at)
+            if rows:
+                self._insert_rows(conn, response_cache, _CACHE_COLUMNS, list(rows.values()))
+
+        with self._database_errors("write the response cache"):
+            self._retrying_repeats(write)
 
     def get_cached(self, key: str) -> Output | None:
         """The cached response for a request key, or ``None``.
