@@ -173,12 +173,15 @@ class Gateway:
             async with asyncio.timeout(self.policy.timeout):
                 return await fn()
         except TimeoutError:  # the timer's, or one fn let out: the same retryable timeout
-            raise ProviderError(
-                f"no response within {self.policy.timeout:g} s",
-                error_class="timeout",
-                retryable=True,
-                where=self.name,
-            ) from None
+            raise self._timed_out() from None
+
+    def _timed_out(self) -> ProviderError:
+        return ProviderError(
+            f"no response within {self.policy.timeout:g} s",
+            error_class="timeout",
+            retryable=True,
+            where=self.name,
+        )
 
     async def call(
         self,
@@ -230,7 +233,13 @@ class Gateway:
                     raise
                 self.stats.attempts += 1
                 try:
-                    output = await self._attempt(fn, timed)
+                    if timed or self.policy.timeout is None:
+                        output = await self._attempt(fn, timed)
+                    else:  # what _attempt does untimed, without its coroutine (hot path)
+                        try:
+                            output = await fn()
+                        except TimeoutError:
+                            raise self._timed_out() from None
                 except ProviderError as error:
                     overloaded = error.error_class in _OVERLOAD or error.status in (503, 529)
                     await self.limiter.release(overloaded=overloaded)
