@@ -401,7 +401,6 @@ def test_construct_checked_builds_what_model_construct_builds():
 
     output = Output(text="4", model="m", latency_ms=1.0)
     result_values = {
-        "cached": False,  # any order
         "subject": "bot",
         "sample_id": "q1",
         "epoch": 2,
@@ -410,6 +409,7 @@ def test_construct_checked_builds_what_model_construct_builds():
         "error": None,
         "error_class": None,
         "attempts": 3,
+        "cached": False,
     }
     request_values = {
         "model": "m",
@@ -420,10 +420,12 @@ def test_construct_checked_builds_what_model_construct_builds():
         "context": {"sample_id": "q1"},
     }
     for cls, values in ((SampleResult, result_values), (ModelRequest, request_values)):
-        built, expected = construct_checked(cls, values), cls.model_construct(**values)
+        built = construct_checked(cls, dict(values))
+        expected = cls.model_construct(**values)
         assert type(built) is cls
         assert built == expected
         assert list(built.__dict__) == list(expected.__dict__)  # field order
+        assert repr(built) == repr(expected)
         assert built.model_fields_set == expected.model_fields_set
         assert built.model_dump() == expected.model_dump()
         assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
@@ -485,3 +487,44 @@ def test_the_bare_input_template_renders_as_the_substitution_does(user):
         assert rendered[0] == Message(role="system", content=sample.input_text)
         if isinstance(sample.input, str):
             assert rendered[1] == Message(role="user", content=by_regex)
+
+
+async def test_the_hot_path_builds_its_models_with_fields_in_declared_order(store, monkeypatch):
+    """construct_checked keeps the caller's dict as the instance's: every call site passes the
+    fields in declared order, as model_construct would set them (repr shows that order)."""
+    from assay.providers._http import HttpReply
+
+    def in_order(model: object) -> bool:
+        return list(model.__dict__) == list(type(model).model_fields)
+
+    sample = Sample(id="q1", input="2+2?", target="4")
+    provider = OpenAICompatProvider(base_url="http://127.0.0.1:9", api_key_env=None)
+    request = ModelSubject("bot", provider=provider, model="m").request(sample, epoch=0)
+    body = '{"model": "m", "choices": [{"message": {"content": "4"}}], "usage": {}}'
+    output = provider._parse(HttpReply(200, body, {}, 1.0))
+    score = await exact().score(sample, output)
+    assert all(in_order(m) for m in (request, output, output.usage, score))
+
+    stored = []
+    add_results = store.add_results
+
+    def recording(run_id, results, **kwargs):
+        stored.extend(results)
+        return add_results(run_id, results, **kwargs)
+
+    monkeypatch.setattr(store, "add_results", recording)
+    async with MockOpenAIServer() as server:
+        subject = ModelSubject(
+            "bot",
+            provider=OpenAICompatProvider(base_url=server.base_url, api_key_env=None),
+            model="m",
+        )
+        ev = Eval(
+            name="order",
+            dataset=dataset_from_records([{"id": "q1", "input": "hi"}], name="d"),
+            subjects=[subject],
+            scorers=[exact()],
+        )
+        outcome = await run_async(ev, db=store, options=RunOptions(cache=False))
+    assert outcome.n_results == 1 and len(stored) == 1
+    assert in_order(stored[0]) and in_order(stored[0].output)
