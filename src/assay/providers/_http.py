@@ -28,6 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from assay.core import ConfigError, ModelRequest, Output, ProviderError
 
+#: ``json.dumps(value, ensure_ascii=False)`` with its encoder built once (``json.dumps`` builds
+#: a new one on every call that passes an option): a request body, once per call.
+_encode_body = json.JSONEncoder(ensure_ascii=False).encode
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -251,7 +255,7 @@ class JsonHttpProvider:
         import aiohttp
 
         session = self._get_session()
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        body = _encode_body(payload).encode("utf-8")
         start = time.perf_counter()
         try:
             async with session.post(self._url, data=body) as response:
