@@ -54,3 +54,34 @@ def test_bisect_reports_an_interaction_of_two_edits(store, tmp_path) -> None:  #
     assert result.culprit == 5
     assert result.interaction and result.partner == 4
     assert "interaction" in result.message
+
+
+def test_a_probe_across_a_changed_judge_stops_bisect_instead_of_reading_no_regression(
+    store,
+) -> None:  # type: ignore[no-untyped-def]
+    """compare withholds a judge-graded verdict when the judge changed between two runs (C5);
+    bisect must not read that as "not regressed" (it would blame a wrong edit, or none)."""
+    import pytest
+    from tests.analyse.conftest import write_runs_with_a_changed_judge
+
+    from assay.core import AssayError
+    from assay.data import dataset_from_records
+    from assay.providers import OpenAICompatProvider
+    from assay.registry.bisect import _Prober
+    from assay.run import Eval, ModelSubject
+    from assay.score import exact
+
+    good, probe = write_runs_with_a_changed_judge(store, lift=-0.7)  # a drop, and a new judge
+    provider = OpenAICompatProvider(base_url="http://127.0.0.1:9", api_key_env=None)
+    ev = Eval(
+        name="registry-world",
+        dataset=dataset_from_records([{"id": "q0", "input": "x"}], name="d"),
+        subjects=[ModelSubject("bot", provider=provider, model="m")],
+        scorers=[exact()],
+    )
+    with pytest.raises(AssayError, match=r"judge behind 'quality' changed between runs") as info:
+        _Prober(store, ev, 0, "quality", None).compare(good, probe)
+    assert "pin the judge model's snapshot" in (info.value.fix or "")
+    # A metric no judge graded is compared as before.
+    metric = _Prober(store, ev, 0, "exact", None).compare(good, probe)
+    assert metric.scorer == "exact" and metric.aggregate.verdict == "no detectable difference"

@@ -145,6 +145,7 @@ class _Prober:
 
     def compare(self, run_a: str, run_b: str) -> Any:
         from assay.analyse.compare import compare_runs
+        from assay.analyse.judge_guard import JUDGE_CHANGED
 
         name = self.subject.name
         comparison = compare_runs(
@@ -155,7 +156,17 @@ class _Prober:
                 f"runs {run_a} and {run_b} have no scores by {self.scorer!r} to compare",
                 where="--scorer",
             )
-        return comparison.metrics[0]
+        metric = comparison.metrics[0]
+        if metric.verdict == JUDGE_CHANGED:
+            # compare withholds the verdict (C5): read as "not regressed", it would steer the
+            # search to a wrong edit, or to none.
+            raise AssayError(
+                f"the judge behind {self.scorer!r} changed between runs {run_a} and {run_b}, "
+                "so a probe's score cannot be told from the judge's; bisect stopped",
+                fix="pin the judge model's snapshot in the spec and bisect again "
+                f"(assay compare {run_a} {run_b} shows the change)",
+            )
+        return metric
 
     def probe(self, base: str, edits: list[Edit], chosen: list[int], label: str) -> Probe:
         run_id, reused = self.run(apply_edits(base, edits, set(chosen)), label)
