@@ -44,6 +44,17 @@ from assay.web.traces import trace_routers
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 Status = Literal["running", "completed", "failed", "interrupted"]
+#: The longest migration note a compare page or ``/api/compare`` takes (characters).
+MIGRATION_NOTE_MAX = 2_000
+MigrationNote = Annotated[
+    str | None,
+    Query(
+        max_length=MIGRATION_NOTE_MAX,
+        description="A judge changed between or within the runs: how its scores compare "
+        "(`assay compare --migration-note`). Restores the verdicts of the metrics it graded "
+        "and is recorded in the warnings; empty means none.",
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many rows.")]
 
 
@@ -96,8 +107,21 @@ def compare_settings(
         int, Query(ge=0, le=20_000, description="Bootstrap and permutation resamples.")
     ] = 5_000,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+    migration_note: MigrationNote = None,
 ) -> CompareSettings:
-    """The comparison's knobs, with ``assay compare``'s defaults."""
+    """The comparison's knobs, with ``assay compare``'s defaults. A blank ``migration_note``
+    is none; a longer one than :data:`MIGRATION_NOTE_MAX` is a 422, as FastAPI's own check of
+    the query parameter answers it."""
+    if migration_note is not None and len(migration_note) > MIGRATION_NOTE_MAX:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ("query", "migration_note"),
+                    "msg": f"String should have at most {MIGRATION_NOTE_MAX} characters",
+                }
+            ]
+        )
     return CompareSettings(
         alpha=alpha,
         power=power,
@@ -107,6 +131,7 @@ def compare_settings(
         min_clusters=min_clusters,
         n_resamples=resamples,
         seed=seed,
+        migration_note=(migration_note or "").strip() or None,
     )
 
 
@@ -130,6 +155,8 @@ def _settings_from(request: Request) -> CompareSettings:
                 raise AssayError(f"{name} must be a number, got {q[name]!r}", where=name) from None
     if q.get("correction"):
         kwargs["correction"] = q["correction"]
+    if q.get("migration_note"):
+        kwargs["migration_note"] = q["migration_note"]
     checks = {
         "alpha": (1e-4, 0.5),
         "power": (0.5, 0.999),
@@ -344,9 +371,18 @@ def _api(store: Store) -> APIRouter:
         min_clusters: Annotated[int, Query(ge=2, le=1_000_000)] = 10,
         resamples: Annotated[int, Query(ge=0, le=20_000)] = 5_000,
         seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+        migration_note: MigrationNote = None,
     ) -> dict[str, Any]:
         settings = compare_settings(
-            correction, alpha, power, confidence, min_effect, min_clusters, resamples, seed
+            correction,
+            alpha,
+            power,
+            confidence,
+            min_effect,
+            min_clusters,
+            resamples,
+            seed,
+            migration_note,
         )
         a, b = views.resolve_run(store, run_a), views.resolve_run(store, run_b)
         _, data = views.compare_page(store, a, b, scorers=scorer, slices=slice, settings=settings)
@@ -531,6 +567,7 @@ def _pages(store: Store) -> APIRouter:
         from assay.web.run_memo import MEMO
 
         a, b = views.resolve_run(store, run_a), views.resolve_run(store, run_b)
+        settings = _settings_from(request)
         with MEMO.snapshot():  # each run's state read once for this page
             _, data = views.compare_page(
                 store,
@@ -538,7 +575,7 @@ def _pages(store: Store) -> APIRouter:
                 b,
                 scorers=request.query_params.getlist("scorer") or None,
                 slices=request.query_params.getlist("slice") or None,
-                settings=_settings_from(request),
+                settings=settings,
             )
             cmp = _finite(data)
             base = f"/compare/{urllib.parse.quote(a, safe='')}/{urllib.parse.quote(b, safe='')}"
@@ -553,6 +590,13 @@ def _pages(store: Store) -> APIRouter:
             cmp=cmp,
             extra=extra,
             grid=grid,
+            note_form={  # the migration note's form, shown across a changed judge (C5)
+                "note": settings.migration_note,
+                "keep": [
+                    (k, v) for k, v in request.query_params.multi_items() if k != "migration_note"
+                ],
+                "max": MIGRATION_NOTE_MAX,
+            },
         )
 
     @pages.get("/plan")

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from assay.analyse.judge_guard import JUDGE_CHANGED
 from assay.web import fmt
 from assay.web.svg import forest_plot
 
@@ -18,6 +19,7 @@ _VERDICT_CLASS = {
     "mixed: slice regression": "v-mixed",
     "no detectable difference": "v-nodiff",
     "underpowered": "v-underpowered",
+    JUDGE_CHANGED: "v-withheld",
 }
 
 

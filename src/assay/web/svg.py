@@ -13,6 +13,7 @@ import textwrap
 from html import escape
 from typing import Any
 
+from assay.analyse.judge_guard import JUDGE_CHANGED
 from assay.web import fmt
 
 VERDICT_COLOUR = {
@@ -21,6 +22,7 @@ VERDICT_COLOUR = {
     "mixed: slice regression": "#cf222e",
     "no detectable difference": "#0969da",
     "underpowered": "#9a6700",
+    JUDGE_CHANGED: "#bc4c00",  # amber-orange: withheld until a migration note (C5)
 }
 A_COLOUR = "#8250df"
 B_COLOUR = "#24292f"
