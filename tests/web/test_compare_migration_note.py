@@ -136,3 +136,36 @@ def test_the_withheld_label_has_a_style_of_its_own(changed):  # type: ignore[no-
     rows = re.findall(rf'<g class="forest-row"[^>]*data-verdict="{JUDGE_CHANGED}".*?</g>', page)
     assert len(rows) == 3  # quality's aggregate and its two slices
     assert all(f'fill="{VERDICT_COLOUR[JUDGE_CHANGED]}">' in row for row in rows)
+
+
+def test_the_static_report_takes_the_migration_note_too(tmp_path, new_store_db):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from assay.cli.app import app as cli
+    from assay.core import AssayError
+
+    db = new_store_db(tmp_path / "assay.db")
+    store = Store(f"sqlite:///{db}")
+    try:
+        a, b = write_runs_with_a_changed_judge(store)
+    finally:
+        store.close()
+
+    def report(*extra: str, code: int = 0) -> str:
+        out = tmp_path / "report.html"
+        args = ["report", a, "--compare", b, "--db", str(db), "-o", str(out), *extra]
+        result = CliRunner().invoke(cli, args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+        assert result.exit_code == code, result.output
+        return out.read_text(encoding="utf-8") if code == 0 else result.output
+
+    withheld = report()
+    assert JUDGE_CHANGED in withheld and "<script>" not in withheld
+    noted = report("--migration-note", NOTE + " <script>x</script>")
+    assert JUDGE_CHANGED not in noted
+    assert 'data-verdict="improved"' in noted
+    assert "&lt;script&gt;x&lt;/script&gt;" in noted and "<script>x</script>" not in noted
+    # Without --compare there is nothing for the note to apply to: exit 2, naming the flag.
+    args = ["report", a, "--db", str(db), "--migration-note", NOTE]
+    error = CliRunner().invoke(cli, args, env={"COLUMNS": "200", "NO_COLOR": "1"}).exception
+    assert isinstance(error, AssayError) and error.exit_code == 2  # main() exits with it
+    assert str(error).startswith("--migration-note: a migration note applies to a comparison")

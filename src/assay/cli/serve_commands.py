@@ -227,17 +227,35 @@ def report(
             help="Also compare RUN (baseline) with RUN2 (candidate), as `assay compare RUN RUN2`.",
         ),
     ] = None,
+    migration_note: Annotated[
+        str | None,
+        typer.Option(
+            "--migration-note",
+            metavar="NOTE",
+            help="With --compare, across a changed judge: how its scores compare, as for "
+            "`assay compare --migration-note` (restores the verdicts of the metrics it graded).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Write one self-contained HTML report (inline CSS and SVG; no network requests)."""
+    from assay.analyse import CompareSettings
     from assay.web import render_report
 
+    note = (migration_note or "").strip() or None
+    if note is not None and compare_with is None:
+        raise AssayError(
+            "a migration note applies to a comparison, and there is none without --compare",
+            where="--migration-note",
+            fix="add --compare RUN2, or drop --migration-note",
+        )
+    settings = CompareSettings(migration_note=note)
     store = _store(db, create=False)
     try:
         run_id = store.resolve_run_id(run_ref)
         other = store.resolve_run_id(compare_with) if compare_with is not None else None
         try:
-            html = render_report(store, run_id, other)
+            html = render_report(store, run_id, other, settings=settings)
         except AssayError as error:
             if error.where != "--subject" and "--subject" not in (error.fix or ""):
                 raise
