@@ -191,3 +191,18 @@ def screenshot(screenshot_dirs: list[Path]):  # type: ignore[no-untyped-def]
         return paths
 
     return take
+
+
+@pytest.fixture
+def judge_changed_db(tmp_path, new_store_db):  # type: ignore[no-untyped-def]
+    """A SQLite store holding two runs whose ``quality`` judge changed snapshot (C5):
+    ``(path, run_a, run_b)``."""
+    from tests.analyse.conftest import write_runs_with_a_changed_judge
+
+    db = new_store_db(tmp_path / "assay.db")
+    store = Store(f"sqlite:///{db}")
+    try:
+        a, b = write_runs_with_a_changed_judge(store)
+    finally:
+        store.close()
+    return db, a, b

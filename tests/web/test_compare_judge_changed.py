@@ -4,23 +4,16 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.analyse.conftest import write_runs_with_a_changed_judge
 from tests.web.test_numbers import rows_of
 
 from assay.analyse.judge_guard import JUDGE_CHANGED
-from assay.store import Store
 from assay.web import create_app
 
 
 def test_the_compare_page_withholds_every_row_of_a_metric_whose_judge_changed(  # type: ignore[no-untyped-def]
-    tmp_path, new_store_db
+    judge_changed_db,
 ):
-    db = new_store_db(tmp_path / "assay.db")
-    store = Store(f"sqlite:///{db}")
-    try:
-        a, b = write_runs_with_a_changed_judge(store)
-    finally:
-        store.close()
+    db, a, b = judge_changed_db
     with TestClient(create_app(db)) as client:
         page = client.get(f"/compare/{a}/{b}")
         api = client.get(f"/api/compare/{a}/{b}").json()

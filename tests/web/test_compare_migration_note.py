@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.analyse.conftest import write_runs_with_a_changed_judge
 from tests.web.test_numbers import rows_of
 
 from assay.analyse.judge_guard import JUDGE_CHANGED
-from assay.store import Store
 from assay.web import create_app
 from assay.web.render import static_files
 from assay.web.svg import VERDICT_COLOUR
@@ -23,14 +21,9 @@ NOTE = "judge-2026-03 scores 0.7 higher on the same outputs (assay audit bridge,
 
 
 @pytest.fixture
-def changed(tmp_path, new_store_db):  # type: ignore[no-untyped-def]
-    """A client over two runs whose ``quality`` judge changed snapshot, and the runs' ids."""
-    db = new_store_db(tmp_path / "assay.db")
-    store = Store(f"sqlite:///{db}")
-    try:
-        a, b = write_runs_with_a_changed_judge(store)
-    finally:
-        store.close()
+def changed(judge_changed_db):  # type: ignore[no-untyped-def]
+    """A client over those two runs, and the runs' ids."""
+    db, a, b = judge_changed_db
     with TestClient(create_app(db)) as client:
         yield client, a, b
 
@@ -138,18 +131,13 @@ def test_the_withheld_label_has_a_style_of_its_own(changed):  # type: ignore[no-
     assert all(f'fill="{VERDICT_COLOUR[JUDGE_CHANGED]}">' in row for row in rows)
 
 
-def test_the_static_report_takes_the_migration_note_too(tmp_path, new_store_db):  # type: ignore[no-untyped-def]
+def test_the_static_report_takes_the_migration_note_too(tmp_path, judge_changed_db):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     from assay.cli.app import app as cli
     from assay.core import AssayError
 
-    db = new_store_db(tmp_path / "assay.db")
-    store = Store(f"sqlite:///{db}")
-    try:
-        a, b = write_runs_with_a_changed_judge(store)
-    finally:
-        store.close()
+    db, a, b = judge_changed_db
 
     def report(*extra: str, code: int = 0) -> str:
         out = tmp_path / "report.html"
