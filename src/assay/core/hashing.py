@@ -13,7 +13,8 @@ import json
 import math
 from typing import Any
 
-_PLAIN = (str, int, bool, type(None))
+#: Value types that are their own canonical JSON form (exact types: not subclasses).
+CANONICAL_TYPES = frozenset((str, int, bool, type(None)))
 
 #: :func:`canonical_json` of a value already in the form ``_normalise`` gives (exact ``str``,
 #: ``int``, ``bool`` and ``None``, finite floats but whole ones below 2**53, lists, dicts with
@@ -27,7 +28,7 @@ encode_normal = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_a
 def _normalise(value: Any) -> Any:
     # Exact-type fast paths first: this runs for every value of every sample that is hashed.
     kind = type(value)
-    if kind in _PLAIN:
+    if kind in CANONICAL_TYPES:
         return value
     if kind is dict:
         return {str(k): _normalise(v) for k, v in value.items()}

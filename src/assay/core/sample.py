@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assay.core.hashing import content_hash, encode_normal
+from assay.core.hashing import CANONICAL_TYPES, content_hash, encode_normal
 
 Role = Literal["system", "user", "assistant", "tool"]
 Origin = Literal["authored", "incident", "sampled", "synthetic"]
@@ -193,16 +193,12 @@ def sample_content(
     }
 
 
-#: Value types that are their own canonical JSON form (see :mod:`assay.core.hashing`).
-_CANONICAL = frozenset((str, int, bool, type(None)))
-
-
 def _plain(metadata: dict[str, Any]) -> bool:
     """Whether every key of ``metadata`` is a ``str`` and every value of a type in
-    ``_CANONICAL`` (a loop: ``frozenset.issuperset(map(...))`` builds a set, 2,000
+    ``CANONICAL_TYPES`` (a loop: ``frozenset.issuperset(map(...))`` builds a set, 2,000
     instructions even for an empty mapping)."""
     for key, value in metadata.items():
-        if type(key) is not str or type(value) not in _CANONICAL:
+        if type(key) is not str or type(value) not in CANONICAL_TYPES:
             return False
     return True
 
